@@ -1,0 +1,57 @@
+// The whole test command: type-check, lint, format check, the TypeScript tests (vitest) and the engine's
+// tests (pytest). Every stage runs; the runners print their own summaries; the last line adds them up.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const stages = [
+  ["type-check", bin("tsc"), ["--noEmit", "-p", "."]],
+  ["lint", bin("eslint"), ["."]],
+  ["format", bin("prettier"), ["--check", "--log-level", "warn", "."]],
+  [
+    "vitest",
+    bin("vitest"),
+    ["run", "--reporter=default", "--reporter=json", "--outputFile.json=.danlu/vitest.json"],
+  ],
+  [
+    "pytest",
+    join(root, ".venv", "bin", "python"),
+    ["-m", "pytest", "engine/tests", "-q", "-p", "no:cacheprovider"],
+  ],
+];
+
+const failed = [];
+let passed = 0;
+let failedTests = 0;
+for (const [name, cmd, args] of stages) {
+  console.log(`\n=== ${name} ===`);
+  const result = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+    env: { ...process.env, FORCE_COLOR: "0" },
+  });
+  process.stdout.write(result.stdout ?? "");
+  if (name === "pytest") {
+    passed += Number(/(\d+) passed/.exec(result.stdout ?? "")?.[1] ?? 0);
+    failedTests +=
+      Number(/(\d+) failed/.exec(result.stdout ?? "")?.[1] ?? 0) +
+      Number(/(\d+) error/.exec(result.stdout ?? "")?.[1] ?? 0);
+  }
+  if (name === "vitest") {
+    try {
+      const report = JSON.parse(readFileSync(join(root, ".danlu", "vitest.json"), "utf8"));
+      passed += report.numPassedTests;
+      failedTests += report.numFailedTests;
+    } catch {
+      failedTests += 1;
+    }
+  }
+  if (result.status !== 0) failed.push(name);
+}
+
+console.log(`\nstages failed: ${failed.length ? failed.join(", ") : "none"}`);
+console.log(`${passed} passed, ${failedTests} failed`);
+process.exit(failed.length ? 1 : 0);

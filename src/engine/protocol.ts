@@ -1,0 +1,123 @@
+import { z } from "zod";
+
+/**
+ * The engine protocol: `python -m danlu_engine <command> <spec.json>` writes one JSON object per line to
+ * stdout, each with an `event` field naming one of the schemas below. stderr is plain log text.
+ * engine/danlu_engine/protocol.py defines the same events; protocol.test.ts keeps the two in step.
+ */
+
+export const ENGINE_ERROR_CODES = [
+  "OUT_OF_MEMORY",
+  "NAN_LOSS",
+  "FILE_NOT_FOUND",
+  "BAD_MODEL",
+  "UNSUPPORTED_ARCH",
+  "BAD_SPEC",
+  "BAD_IMAGE",
+  "OPTIMIZER_UNAVAILABLE",
+  "DEVICE_UNAVAILABLE",
+  "RESUME_MISMATCH",
+  "INTERNAL",
+] as const;
+export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
+
+export const PHASES = ["load_model", "cache_latents", "cache_text", "train", "sample", "save"] as const;
+
+export const readyEvent = z.strictObject({
+  event: z.literal("ready"),
+  engine_version: z.string(),
+  torch_version: z.string(),
+  device: z.string(), // "cpu", "cuda:0", ...
+  dtype: z.string(), // the compute dtype: "float32", "bfloat16", "float16"
+  pid: z.number().int(),
+});
+
+export const phaseEvent = z.strictObject({
+  event: z.literal("phase"),
+  name: z.enum(PHASES),
+  current: z.number().int().nonnegative().nullable(), // items done in this phase, when countable
+  total: z.number().int().nonnegative().nullable(),
+});
+
+export const progressEvent = z.strictObject({
+  event: z.literal("progress"),
+  step: z.number().int().nonnegative(), // optimizer steps done (1-based after the first step)
+  total_steps: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(), // 1-based epoch the step belongs to
+  loss: z.number(), // this step's loss (mean over the batch and accumulation)
+  lr: z.number(), // the first param group's learning rate after this step
+  it_per_s: z.number().nonnegative(), // optimizer steps per second, smoothed
+  images_per_s: z.number().nonnegative(),
+  memory_mb: z.number().nonnegative().nullable(), // peak accelerator memory in MiB; null on the CPU
+  elapsed_s: z.number().nonnegative(), // since the first training step began
+});
+
+export const logEvent = z.strictObject({
+  event: z.literal("log"),
+  level: z.enum(["debug", "info", "warning", "error"]),
+  message: z.string(),
+});
+
+export const checkpointEvent = z.strictObject({
+  event: z.literal("checkpoint"),
+  kind: z.enum(["epoch", "step", "final", "state"]), // state = a resumable training state folder
+  path: z.string(),
+  epoch: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+});
+
+export const sampleEvent = z.strictObject({
+  event: z.literal("sample"),
+  path: z.string(),
+  prompt_index: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+});
+
+export const resultEvent = z.strictObject({
+  event: z.literal("result"),
+  data: z.record(z.string(), z.unknown()), // the command's answer (model info, files written, ...)
+});
+
+export const doneEvent = z.strictObject({
+  event: z.literal("done"),
+  outputs: z.array(z.string()), // every file the command wrote, in order
+  steps: z.number().int().nonnegative(),
+  elapsed_s: z.number().nonnegative(),
+});
+
+export const cancelledEvent = z.strictObject({
+  event: z.literal("cancelled"),
+  state_dir: z.string().nullable(), // where the resumable state was saved; null if nothing to save yet
+  step: z.number().int().nonnegative(),
+});
+
+export const errorEvent = z.strictObject({
+  event: z.literal("error"),
+  code: z.enum(ENGINE_ERROR_CODES),
+  message: z.string(),
+  detail: z.string().nullable(), // e.g. the Python traceback for INTERNAL
+});
+
+export const engineEvent = z.discriminatedUnion("event", [
+  readyEvent,
+  phaseEvent,
+  progressEvent,
+  logEvent,
+  checkpointEvent,
+  sampleEvent,
+  resultEvent,
+  doneEvent,
+  cancelledEvent,
+  errorEvent,
+]);
+export type EngineEvent = z.infer<typeof engineEvent>;
+export type ProgressEvent = z.infer<typeof progressEvent>;
+
+/** Exit codes of `python -m danlu_engine`. */
+export const ENGINE_EXIT = {
+  OK: 0,
+  ERROR: 1, // an error event was written first
+  USAGE: 2, // bad command line or unreadable spec
+  CANCELLED: 3, // SIGTERM/SIGINT: state saved, cancelled event written
+} as const;

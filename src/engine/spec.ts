@@ -1,0 +1,123 @@
+import { z } from "zod";
+
+/**
+ * The spec files TypeScript writes for the engine (`python -m danlu_engine <command> <spec.json>`).
+ * Everything here is already resolved: no defaults are applied on the Python side, and the Python
+ * readers (engine/danlu_engine/spec.py) reject unknown or missing keys. Paths are absolute.
+ */
+
+export const ARCHS = ["sd15", "sd2", "sdxl"] as const;
+export type Arch = (typeof ARCHS)[number];
+
+export const makeTinySpec = z.strictObject({
+  version: z.literal(1),
+  arch: z.enum(["sd15", "sd2", "sdxl"]),
+  out: z.string(), // a folder (diffusers layout) or, with single_file, a .safetensors path
+  single_file: z.boolean(),
+  seed: z.number().int(),
+});
+
+export const modelInfoSpec = z.strictObject({
+  version: z.literal(1),
+  path: z.string(),
+});
+
+/** One image the plan uses; the index into `images` is how batches refer to it. */
+export const specImage = z.strictObject({
+  path: z.string(),
+  width: z.number().int().positive(), // the file's size after EXIF orientation
+  height: z.number().int().positive(),
+  bucket: z.tuple([z.number().int(), z.number().int()]), // [w, h] the engine trains it at
+  resized: z.tuple([z.number().int(), z.number().int()]), // [w, h] after the resize that covers the bucket
+  crop: z.tuple([z.number().int(), z.number().int()]), // [left, top] of the bucket inside `resized`
+  flip: z.boolean(), // flip_aug: the engine may also train the mirrored image
+  is_reg: z.boolean(),
+  loss_weight: z.number(), // 1.0, or prior_loss_weight for regularization images
+});
+
+/** One micro-batch: image indices with the caption each gets at this step (after shuffle/dropout). */
+export const specBatch = z.strictObject({
+  images: z.array(z.number().int().nonnegative()).min(1),
+  captions: z.array(z.string()),
+});
+
+export const samplePrompt = z.strictObject({
+  prompt: z.string(),
+  negative_prompt: z.string(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  seed: z.number().int(),
+  steps: z.number().int().positive(),
+  scale: z.number(),
+  sampler: z.string(), // a diffusers scheduler family name: "ddim", "euler", "euler_a", "dpmsolver++", ...
+});
+
+export const trainSpec = z.strictObject({
+  version: z.literal(1),
+  model: z.strictObject({
+    path: z.string(), // single-file checkpoint or diffusers folder
+    arch: z.enum(ARCHS).nullable(), // null: detect from the file
+    v_prediction: z.boolean().nullable(), // null: detect (SD2 768-v) / default epsilon
+    vae_path: z.string().nullable(),
+  }),
+  output: z.strictObject({
+    dir: z.string(),
+    name: z.string(),
+    save_every_n_epochs: z.number().int().nonnegative(), // 0: only the final file
+    save_every_n_steps: z.number().int().nonnegative(), // 0: never by steps
+    save_state: z.boolean(), // also write {name}-{epoch:06d}-state/ at each epoch save
+    save_precision: z.enum(["float", "fp16", "bf16"]),
+    metadata: z.record(z.string(), z.string()), // ss_* keys known before training (TS side)
+  }),
+  network: z.strictObject({
+    module: z.literal("lora"),
+    dim: z.number().int().positive(),
+    alpha: z.number().positive(),
+    train_unet: z.boolean(),
+    train_text_encoder: z.boolean(),
+  }),
+  optimizer: z.strictObject({
+    type: z.enum(["AdamW", "AdamW8bit"]),
+    unet_lr: z.number().nonnegative(),
+    text_encoder_lr: z.number().nonnegative(),
+    weight_decay: z.number().nonnegative(),
+    betas: z.tuple([z.number(), z.number()]),
+    eps: z.number().positive(),
+    max_grad_norm: z.number().nonnegative(), // 0: no clipping
+  }),
+  scheduler: z.strictObject({
+    type: z.enum(["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]),
+    warmup_steps: z.number().int().nonnegative(),
+    num_cycles: z.number().int().positive(),
+    power: z.number().positive(),
+  }),
+  training: z.strictObject({
+    device: z.enum(["auto", "cpu", "cuda"]),
+    mixed_precision: z.enum(["no", "fp16", "bf16"]),
+    gradient_checkpointing: z.boolean(),
+    gradient_accumulation_steps: z.number().int().positive(),
+    cache_latents: z.boolean(),
+    cache_latents_to_disk: z.boolean(),
+    vae_fp32: z.boolean(), // keep the VAE in float32 (SDXL's VAE overflows in fp16)
+    clip_skip: z.number().int().positive(),
+    max_token_length: z.union([z.literal(75), z.literal(150), z.literal(225)]),
+    seed: z.number().int(),
+    noise_offset: z.number().nonnegative(),
+    epochs: z.number().int().positive(),
+    total_steps: z.number().int().positive(), // optimizer steps over the whole run (plan length / accumulation)
+  }),
+  images: z.array(specImage).min(1),
+  // epochs[e] is the ordered list of micro-batches of epoch e+1; optimizer steps group
+  // `gradient_accumulation_steps` consecutive micro-batches. A run cut by max_train_steps has a short last epoch.
+  epochs: z.array(z.array(specBatch)).min(1),
+  sample: z.strictObject({
+    prompts: z.array(samplePrompt),
+    every_n_epochs: z.number().int().nonnegative(), // 0: never by epochs
+    every_n_steps: z.number().int().nonnegative(),
+    at_start: z.boolean(), // sample once before the first step (a baseline)
+  }),
+  resume: z.string().nullable(), // a state folder written by an earlier run of this same spec
+});
+export type TrainSpec = z.infer<typeof trainSpec>;
+export type SpecImage = z.infer<typeof specImage>;
+export type SpecBatch = z.infer<typeof specBatch>;

@@ -102,3 +102,14 @@ class EngineError(Exception):
         self.code = code
         self.message = message
         self.detail = detail
+
+
+def emit_ready(device: str = "cpu", dtype: str = "float32") -> None:
+    """Every command's first event: the driver's handshake (it times out if this never comes)."""
+    import os
+
+    import torch
+
+    from . import __version__
+
+    emit("ready", engine_version=__version__, torch_version=torch.__version__, device=device, dtype=dtype, pid=os.getpid())

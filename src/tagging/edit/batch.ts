@@ -1,0 +1,23 @@
+import { sameTags, type CaptionEntry } from "./caption.ts";
+import { filterEntries, type TagFilter } from "./filter.ts";
+
+/** What a batch edit did: the new tags of every caption it changed, and how many images it looked at. */
+export interface BatchResult {
+  matched: number;
+  changed: CaptionEntry[];
+}
+
+/** Applies `edit` to each entry the filter matches; returns only the entries whose tags changed. */
+export function applyToMatching(
+  entries: readonly CaptionEntry[],
+  filter: TagFilter,
+  edit: (tags: readonly string[]) => string[],
+): BatchResult {
+  const matching = filterEntries(entries, filter);
+  const changed: CaptionEntry[] = [];
+  for (const entry of matching) {
+    const tags = edit(entry.tags);
+    if (!sameTags(tags, entry.tags)) changed.push({ file: entry.file, tags });
+  }
+  return { matched: matching.length, changed };
+}

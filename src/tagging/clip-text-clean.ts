@@ -9,17 +9,17 @@
 
 // Python's str.isspace() set, which `" ".join(text.split())` collapses (JS \s differs: it has U+FEFF
 // and lacks U+001C-U+001F).
+/* eslint-disable no-control-regex -- these patterns exist to match control characters */
 const PYTHON_WHITESPACE =
   /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/gu;
 
 // ftfy remove_control_chars: C0 controls except tab/newline/form feed/CR, DEL, deprecated format
 // characters, the byte-order mark, interlinear annotation characters.
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/gu;
 
 // ftfy remove_terminal_escapes
-// eslint-disable-next-line no-control-regex
 const ANSI_ESCAPE = /\x1b\[[\d;]*[a-zA-Z]/gu;
+/* eslint-enable no-control-regex */
 
 // ftfy fix_latin_ligatures
 const LIGATURES: Record<string, string> = {

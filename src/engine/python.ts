@@ -1,0 +1,56 @@
+import { existsSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DanluError } from "../errors.ts";
+
+/** How to start the engine: `executable ...args <command> <spec.json>` with these extra variables. */
+export interface EngineLauncher {
+  executable: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** The checkout this file lives in (src/engine/ -> two levels up). */
+export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/**
+ * The project's Python: `DANLU_PYTHON` when set (a path to any interpreter that has the engine's
+ * packages), else `<repo>/.venv/bin/python`, which `npm run setup` creates.
+ */
+export function findEnginePython(env: NodeJS.ProcessEnv = process.env, root: string = REPO_ROOT): string {
+  const override = env.DANLU_PYTHON;
+  if (override) {
+    if (!existsSync(override)) {
+      throw new DanluError(`DANLU_PYTHON points at ${override}, which does not exist.`, {
+        code: "ENGINE_NOT_FOUND",
+        hint: "Unset DANLU_PYTHON to use the project's .venv, or point it at a Python with the engine's packages.",
+      });
+    }
+    return override;
+  }
+  const venvPython = join(root, ".venv", "bin", "python");
+  if (!existsSync(venvPython)) {
+    throw new DanluError(`The engine's Python environment is missing (${venvPython} not found).`, {
+      code: "ENGINE_NOT_FOUND",
+      hint: "Run `npm run setup` in the danlu checkout: it creates .venv and installs torch, diffusers and the rest from engine/requirements.lock.",
+    });
+  }
+  return venvPython;
+}
+
+/** The default launcher: `python -m danlu_engine`, with `<repo>/engine` first on PYTHONPATH. */
+export function engineLauncher(env: NodeJS.ProcessEnv = process.env, root: string = REPO_ROOT): EngineLauncher {
+  const enginePath = join(root, "engine");
+  const pythonPath = env.PYTHONPATH ? `${enginePath}${delimiter}${env.PYTHONPATH}` : enginePath;
+  return {
+    executable: findEnginePython(env, root),
+    args: ["-m", "danlu_engine"],
+    env: {
+      PYTHONPATH: pythonPath,
+      // Events must arrive as they happen; stdout is flushed per event already, stderr too with this.
+      PYTHONUNBUFFERED: "1",
+      // Event lines are UTF-8 JSON (captions and paths may hold any character) whatever the locale says.
+      PYTHONIOENCODING: "utf-8",
+    },
+  };
+}

@@ -1,4 +1,128 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import cliProgress from "cli-progress";
+import { DEFAULT_MAX_PIXELS, parseBackground, type RgbBackground } from "../dataset/images.ts";
+import { DEFAULT_ZIP_LIMITS, importImages } from "../dataset/import/index.ts";
+import { formatImportReport } from "../dataset/import/report.ts";
+import { registerDataLayout } from "./data-layout.ts";
 
-// Placeholder: the `danlu data` command is registered here by the work that builds it.
-export function registerData(_program: Command): void {}
+/** `danlu data`: import, check, crop, upscale and matte a dataset folder (layout registers itself). */
+export function registerData(program: Command): void {
+  const data = program
+    .command("data")
+    .description("prepare a dataset folder: import, check, crop, upscale, layout");
+  registerImport(data);
+  registerDataLayout(data);
+}
+
+function registerImport(data: Command): void {
+  data
+    .command("import")
+    .description(
+      "copy images (folders, files, zip archives) into one clean dataset folder of PNGs + captions",
+    )
+    .argument("<src...>", "folders (recursive), image files or .zip archives")
+    .requiredOption("--out <dir>", "dataset folder to create or add to")
+    .addOption(
+      new Option("--background <colour>", "colour for transparent pixels (white, black, #rrggbb)")
+        .argParser(parseColour)
+        .default(WHITE, "white"),
+    )
+    .option(
+      "--max-pixels <n>",
+      "decompression-bomb guard: most pixels per image",
+      positiveInt,
+      DEFAULT_MAX_PIXELS,
+    )
+    .option(
+      "--max-zip-bytes <n>",
+      "zip-bomb guard: most uncompressed bytes per archive",
+      positiveInt,
+      DEFAULT_ZIP_LIMITS.maxTotalBytes,
+    )
+    .option(
+      "--max-zip-entries <n>",
+      "zip-bomb guard: most entries per archive",
+      positiveInt,
+      DEFAULT_ZIP_LIMITS.maxEntries,
+    )
+    .option("--jobs <n>", "images decoded at once (default: number of cores)", positiveInt)
+    .option("--json", "print the report as JSON", false)
+    .action(async (sources: string[], options: ImportFlags) => {
+      const progress = startProgress("import");
+      const report = await importImages(sources, {
+        outDir: options.out,
+        background: options.background,
+        maxPixels: options.maxPixels,
+        zipLimits: {
+          ...DEFAULT_ZIP_LIMITS,
+          maxTotalBytes: options.maxZipBytes,
+          maxEntries: options.maxZipEntries,
+        },
+        ...(options.jobs ? { concurrency: options.jobs } : {}),
+        onProgress: progress.update,
+      }).finally(progress.stop);
+      print(options.json ? JSON.stringify(report, null, 2) : formatImportReport(report));
+    });
+}
+
+interface ImportFlags {
+  out: string;
+  background: RgbBackground;
+  maxPixels: number;
+  maxZipBytes: number;
+  maxZipEntries: number;
+  jobs?: number;
+  json: boolean;
+}
+
+export function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new InvalidArgumentError("expected a positive whole number");
+  return value;
+}
+
+export function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError("expected a positive number");
+  return value;
+}
+
+const WHITE: RgbBackground = { r: 255, g: 255, b: 255 };
+
+export function parseColour(text: string): RgbBackground {
+  const colour = parseBackground(text);
+  if (!colour) throw new InvalidArgumentError("expected white, black, gray or #rrggbb");
+  return colour;
+}
+
+function print(text: string): void {
+  process.stdout.write(text + "\n");
+}
+
+/** A progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, CI). */
+export function startProgress(label: string): {
+  update: (done: number, total: number) => void;
+  stop: () => void;
+} {
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {value}/{total} images | {eta_formatted} left`,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update: (done, total) => {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(done);
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}

@@ -80,7 +80,7 @@ def _check(kind: str, fields: dict[str, Any]) -> None:
             raise ValueError(f"event {kind}: field {name}={value!r} is not {typ}")
 
 
-def emit(kind: str, **fields: Any) -> None:
+def emit(kind: str, /, **fields: Any) -> None:
     """Write one event line to stdout (validated against EVENTS; floats made JSON-safe)."""
     _check(kind, fields)
     for k, v in fields.items():

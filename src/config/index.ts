@@ -1,0 +1,14 @@
+// The training config: schema and defaults (schema.ts), danlu TOML files, flags, kohya imports, resolution.
+export { TRAIN_KEYS, TRAIN_KEY_NAMES, trainConfig, trainKeyDef } from "./schema.ts";
+export type { TrainConfig, TrainConfigLayer, TrainKey } from "./schema.ts";
+export { loadTrainConfigFile } from "./load-file.ts";
+export { resolveTrainConfig, trainConfigDefaults } from "./resolve.ts";
+export type { ResolveOptions } from "./resolve.ts";
+export { addTrainConfigOptions, configFromOptions, flagOf, formatValue } from "./options.ts";
+export { loadKohyaConfig } from "./kohya.ts";
+export type { KohyaImport } from "./kohya.ts";
+export { loadKohyaDatasetConfig } from "./kohya-dataset.ts";
+export type { DatasetSubset, KohyaDatasetImport } from "./kohya-dataset.ts";
+export { OPTIMIZER_DEFAULTS, parseOptimizerArgs } from "./optimizer-args.ts";
+export type { OptimizerSettings } from "./optimizer-args.ts";
+export { suggestKey } from "./did-you-mean.ts";

@@ -1,0 +1,76 @@
+import { Option, type Command } from "commander";
+import { DanluError } from "../errors.ts";
+import { checkKeyValue } from "./check-value.ts";
+import type { KeyDef } from "./key-kinds.ts";
+import { TRAIN_KEYS, type TrainConfigLayer, type TrainKey } from "./schema.ts";
+
+export const TRAIN_OPTIONS_HEADING =
+  "Training settings (flags override --config; `danlu config show` lists them):";
+
+export function flagOf(key: string): string {
+  return `--${key.replaceAll("_", "-")}`;
+}
+
+/** Commander's attribute name for a flag: --network-dim -> networkDim. */
+function attributeOf(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** How a default reads in help and `config show`. */
+export function formatValue(value: unknown): string {
+  if (value === undefined) return "required";
+  if (value === null) return "unset";
+  if (Array.isArray(value)) return value.length === 0 ? "[]" : JSON.stringify(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
+}
+
+function placeholder(def: KeyDef): string {
+  const first = def.typeLabel.split(" ")[0] ?? "value";
+  return ["int", "number", "path", "string"].includes(first) ? first : "value";
+}
+
+export function helpText(def: KeyDef): string {
+  const negation = def.flag === "switch" ? "; --no-... turns it off" : "";
+  return `${def.description} (${def.typeLabel}, default: ${formatValue(def.default)}${negation})`;
+}
+
+/** Adds every training key as a kebab-case flag, help generated from the schema. No commander defaults:
+ * a flag left out must not override the config file. */
+export function addTrainConfigOptions(command: Command): Command {
+  for (const [key, def] of Object.entries(TRAIN_KEYS) as [TrainKey, KeyDef][]) {
+    const flag = flagOf(key);
+    if (def.flag === "switch") {
+      command.addOption(new Option(flag, helpText(def)).helpGroup(TRAIN_OPTIONS_HEADING));
+      command.addOption(new Option(`--no-${flag.slice(2)}`).hideHelp());
+    } else {
+      const arg = def.flag === "list" ? `<${placeholder(def)}...>` : `<${placeholder(def)}>`;
+      command.addOption(new Option(`${flag} ${arg}`, helpText(def)).helpGroup(TRAIN_OPTIONS_HEADING));
+    }
+  }
+  return command;
+}
+
+function valueFromFlag(def: KeyDef, raw: unknown): unknown {
+  if (def.flag === "switch") return raw;
+  if (def.flag === "list") return (raw as string[]).map((text) => String(def.fromText(text)));
+  return def.fromText(String(raw));
+}
+
+/** The layer the flags set: only keys given on the command line, each checked; errors name the flag. */
+export function configFromOptions(opts: Record<string, unknown>): TrainConfigLayer {
+  const layer: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(TRAIN_KEYS) as [TrainKey, KeyDef][]) {
+    const raw = opts[attributeOf(key)];
+    if (raw === undefined) continue;
+    const check = checkKeyValue(key, valueFromFlag(def, raw));
+    if (!check.ok) {
+      throw new DanluError(`${flagOf(key)}: ${check.problem}`, {
+        code: "CONFIG_INVALID",
+        hint: `see \`danlu train --help\` for ${flagOf(key)}`,
+      });
+    }
+    layer[key] = check.value;
+  }
+  return layer as TrainConfigLayer;
+}

@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PHOTOS } from "../../../test/fixtures/bad-files/corpus.ts";
 import { readManifest } from "../manifest.ts";
 import { detectInFile, loadDetector, type Box } from "./detector.ts";

@@ -1,0 +1,161 @@
+"""``python -m danlu_engine train spec.json``: train a LoRA exactly as the spec's plan says.
+
+The phases, each a small named step: parse the spec, pick the device, load the base model, freeze and
+place it, add the LoRA (float32), cache latents, cache text, build optimizer and schedule, resume if
+asked, loop, save.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+
+import torch
+
+from ..network import ModelFacts, file_hashes
+from ..protocol import EngineError, emit, emit_ready
+from ..sample import TrainingSampler, check_sampler
+from ..spec import TrainSpec, parse_train_spec
+from ..train.latents import LatentSource
+from ..train.loop import Run, train
+from ..train.optim import build_optimizer, build_scheduler
+from ..train.outputs import Saver, training_metadata
+from ..train.setup import add_network, place_base_model, resolve_device, resolve_precision
+from ..train.state import load_state, read_train_state
+from ..train.step import MicroBatchLoss, NoiseSchedule
+from ..train.text import TextConditioner
+
+TEXT_CACHE_LIMIT = 4096  # distinct captions encoded ahead of training; more are encoded as they come
+
+
+def run(raw: dict) -> None:
+    spec = parse_train_spec(raw)
+    for i, prompt in enumerate(spec.sample.prompts):
+        check_sampler(prompt.sampler, f"sample.prompts[{i}].sampler")
+    device = resolve_device(spec.training.device)
+    precision = resolve_precision(spec.training.mixed_precision, spec.training.vae_fp32)
+    emit_ready(str(device), str(precision.weight).removeprefix("torch."))
+    _check_files(spec)
+    started = time.perf_counter()
+    with _out_of_memory_as_error():
+        saver = _train(spec, device, precision)
+    steps = spec.training.total_steps
+    emit("done", outputs=saver.outputs, steps=steps, elapsed_s=time.perf_counter() - started)
+
+
+def _check_files(spec: TrainSpec) -> None:
+    for path in [spec.model.path, *(p for p in [spec.model.vae_path, spec.resume] if p)]:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"not found: {path}")
+    for image in spec.images:
+        if not os.path.isfile(image.path):
+            raise FileNotFoundError(f"image not found: {image.path}")
+    if spec.resume:
+        state = read_train_state(spec.resume)
+        if state.current_step > spec.training.total_steps:
+            raise EngineError(
+                "RESUME_MISMATCH",
+                f"the state in {spec.resume} is at step {state.current_step}, past this run's {spec.training.total_steps} steps",
+            )
+
+
+@contextlib.contextmanager
+def _out_of_memory_as_error():
+    try:
+        yield
+    except torch.OutOfMemoryError as e:
+        raise EngineError(
+            "OUT_OF_MEMORY",
+            f"the GPU ran out of memory: {str(e).splitlines()[0]}",
+            "lower the batch size or resolution, enable gradient_checkpointing and cache_latents, "
+            "use a smaller network dim, AdamW8bit, or mixed precision bf16/fp16",
+        ) from e
+
+
+def _load_model(spec: TrainSpec):
+    from ..models import load_base_model
+
+    emit("phase", name="load_model", current=None, total=None)
+    return load_base_model(spec.model.path, arch=spec.model.arch, v_prediction=spec.model.v_prediction,
+                           vae_path=spec.model.vae_path)
+
+
+def _model_facts(spec: TrainSpec, model) -> ModelFacts:
+    legacy, sha256 = file_hashes(spec.model.path)
+    return ModelFacts(model.arch, bool(model.v_prediction), spec.model.path, legacy, sha256)
+
+
+def _fingerprint(spec: TrainSpec, arch: str) -> str:
+    """What a saved state must share with the run that resumes it."""
+    n, t = spec.network, spec.training
+    parts = [arch, n.module, n.dim, n.alpha, n.train_unet, n.train_text_encoder, spec.optimizer.type,
+             t.gradient_accumulation_steps, t.mixed_precision, t.seed]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _vae_id(spec: TrainSpec, facts: ModelFacts, precision) -> str:
+    vae_file = spec.model.vae_path or spec.model.path
+    stat = os.stat(vae_file)
+    return f"{os.path.abspath(vae_file)}|{stat.st_size}|{stat.st_mtime_ns}|{precision.vae}"
+
+
+def _cache_latents(spec: TrainSpec, model, device, precision, facts) -> LatentSource:
+    source = LatentSource(spec.images, model.vae, precision.vae, device, _vae_id(spec, facts, precision))
+    if spec.training.cache_latents or spec.training.cache_latents_to_disk:
+        used = sorted({i for batches in spec.epochs for b in batches for i in b.images})
+        disk = os.path.join(spec.output.dir, "latents_cache") if spec.training.cache_latents_to_disk else None
+        report = lambda done, total: emit("phase", name="cache_latents", current=done, total=total)  # noqa: E731
+        source.cache(used, disk, report)
+    return source
+
+
+def _text_conditioner(spec: TrainSpec, model, device, precision) -> TextConditioner:
+    frozen = not spec.network.train_text_encoder
+    text = TextConditioner(model.tokenizers, model.text_encoders, spec.training.clip_skip,
+                           spec.training.max_token_length, device, cache=frozen)
+    captions = list(dict.fromkeys(c for batches in spec.epochs for b in batches for c in b.captions))
+    if frozen and len(captions) <= TEXT_CACHE_LIMIT:
+        report = lambda done, total: emit("phase", name="cache_text", current=done, total=total)  # noqa: E731
+        autocast = torch.autocast(device.type, dtype=precision.weight) if precision.autocast else contextlib.nullcontext()
+        with autocast:
+            text.precache(captions, report)
+    return text
+
+
+def _train(spec: TrainSpec, device, precision) -> Saver:
+    os.makedirs(spec.output.dir, exist_ok=True)
+    model = _load_model(spec)
+    facts = _model_facts(spec, model)
+    place_base_model(model, device, precision, spec)
+    network = add_network(model, spec, device)
+    latents = _cache_latents(spec, model, device, precision, facts)
+    text = _text_conditioner(spec, model, device, precision)
+    schedule = NoiseSchedule.from_scheduler(model.noise_scheduler, device, bool(model.v_prediction))
+    loss_of = MicroBatchLoss(spec.images, latents, text, model.unet, schedule, device, precision,
+                             spec.training.seed, spec.training.noise_offset, model.arch == "sdxl")
+    optimizer = build_optimizer(spec.optimizer, network.param_groups(spec.optimizer.unet_lr,
+                                                                     spec.optimizer.text_encoder_lr), device)
+    scheduler = build_scheduler(spec.scheduler, optimizer, spec.training.total_steps)
+    scaler = torch.amp.GradScaler(device.type) if precision.loss_scaling else None
+    fingerprint = _fingerprint(spec, model.arch)
+    start_step = 0
+    if spec.resume:
+        start_step = load_state(spec.resume, network, optimizer, scheduler, scaler, fingerprint).current_step
+    saver = Saver(spec, training_metadata(spec, facts, _optimizer_name(optimizer)))
+    sampler = _sampler(spec, model, device, precision, facts) if spec.sample.prompts else None
+    train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint), start_step)
+    return saver
+
+
+def _optimizer_name(optimizer) -> str:
+    cls = type(optimizer)
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def _sampler(spec: TrainSpec, model, device, precision, facts: ModelFacts) -> TrainingSampler:
+    trainable = [model.unet, *model.text_encoders]
+    return TrainingSampler(model, spec.sample.prompts, spec.output.dir, spec.output.name, device, precision,
+                           spec.training.clip_skip, os.path.basename(os.path.normpath(spec.model.path)),
+                           facts.model_hash_sha256, trainable)

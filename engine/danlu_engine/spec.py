@@ -1,0 +1,257 @@
+"""The train spec (``trainSpec`` in src/engine/spec.ts) parsed once into typed dataclasses.
+
+TypeScript resolves every default and writes the whole plan, so nothing is defaulted here: a missing
+key, an unknown key, or a value of the wrong type is a ``BAD_SPEC`` error that names the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+from .protocol import EngineError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    path: str
+    arch: Optional[Literal["sd15", "sd2", "sdxl"]]
+    v_prediction: Optional[bool]
+    vae_path: Optional[str]
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    dir: str
+    name: str
+    save_every_n_epochs: int
+    save_every_n_steps: int
+    save_state: bool
+    save_precision: Literal["float", "fp16", "bf16"]
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    module: Literal["lora"]
+    dim: int
+    alpha: float
+    train_unet: bool
+    train_text_encoder: bool
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    type: Literal["AdamW", "AdamW8bit"]
+    unet_lr: float
+    text_encoder_lr: float
+    weight_decay: float
+    betas: tuple[float, float]
+    eps: float
+    max_grad_norm: float
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    type: Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]
+    warmup_steps: int
+    num_cycles: int
+    power: float
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    device: Literal["auto", "cpu", "cuda"]
+    mixed_precision: Literal["no", "fp16", "bf16"]
+    gradient_checkpointing: bool
+    gradient_accumulation_steps: int
+    cache_latents: bool
+    cache_latents_to_disk: bool
+    vae_fp32: bool
+    clip_skip: int
+    max_token_length: Literal[75, 150, 225]
+    seed: int
+    noise_offset: float
+    epochs: int
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    path: str
+    width: int
+    height: int
+    bucket: tuple[int, int]  # [w, h]
+    resized: tuple[int, int]  # [w, h]
+    crop: tuple[int, int]  # [left, top] inside `resized`
+    flip: bool
+    is_reg: bool
+    loss_weight: float
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    images: list[int]
+    captions: list[str]
+
+
+@dataclass(frozen=True)
+class SamplePrompt:
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    seed: int
+    steps: int
+    scale: float
+    sampler: str
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    prompts: list[SamplePrompt]
+    every_n_epochs: int
+    every_n_steps: int
+    at_start: bool
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    version: Literal[1]
+    model: ModelSpec
+    output: OutputSpec
+    network: NetworkSpec
+    optimizer: OptimizerSpec
+    scheduler: SchedulerSpec
+    training: TrainingSpec
+    images: list[ImageSpec]
+    epochs: list[list[BatchSpec]]
+    sample: SampleSpec
+    resume: Optional[str]
+
+
+def _bad(path: str, message: str) -> EngineError:
+    return EngineError("BAD_SPEC", f"spec key {path or '(root)'}: {message}")
+
+
+def _convert(value: Any, typ: Any, path: str) -> Any:
+    """Check ``value`` against the annotation ``typ`` and return it converted (lists -> tuples etc.)."""
+    origin = typing.get_origin(typ)
+    if dataclasses.is_dataclass(typ):
+        return _parse_dataclass(value, typ, path)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(typ)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise _bad(path, "must not be null")
+        inner = [t for t in options if t is not type(None)]
+        return _convert(value, inner[0], path)
+    if value is None:
+        raise _bad(path, "must not be null")
+    if origin is Literal:
+        allowed = typing.get_args(typ)
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            raise _bad(path, f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise _bad(path, "must be a list")
+        (item,) = typing.get_args(typ)
+        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        items = typing.get_args(typ)
+        if not isinstance(value, list) or len(value) != len(items):
+            raise _bad(path, f"must be a list of {len(items)} values")
+        return tuple(_convert(v, t, f"{path}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
+    if origin is dict:
+        key_t, value_t = typing.get_args(typ)
+        if not isinstance(value, dict):
+            raise _bad(path, "must be an object")
+        return {_convert(k, key_t, path): _convert(v, value_t, f"{path}.{k}") for k, v in value.items()}
+    return _scalar(value, typ, path)
+
+
+def _scalar(value: Any, typ: Any, path: str) -> Any:
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise _bad(path, f"{value!r} is not true/false")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad(path, f"{value!r} is not an integer")
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _bad(path, f"{value!r} is not a number")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise _bad(path, f"{value!r} is not a string")
+        return value
+    raise TypeError(f"spec.py: unsupported annotation {typ!r} at {path}")
+
+
+def _parse_dataclass(value: Any, cls: type, path: str) -> Any:
+    if not isinstance(value, dict):
+        raise _bad(path, "must be an object")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    prefix = f"{path}." if path else ""
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise _bad(prefix + unknown[0], f"unknown key (expected one of: {', '.join(names)})")
+    missing = [n for n in names if n not in value]
+    if missing:
+        raise _bad(prefix + missing[0], "missing")
+    return cls(**{n: _convert(value[n], hints[n], prefix + n) for n in names})
+
+
+def _check_plan(spec: TrainSpec) -> None:
+    """Cross-field checks the schema alone cannot express (indices in range, one caption per image)."""
+    if not spec.epochs:
+        raise _bad("epochs", "needs at least one epoch")
+    for e, batches in enumerate(spec.epochs):
+        for b, batch in enumerate(batches):
+            where = f"epochs[{e}][{b}]"
+            if not batch.images:
+                raise _bad(f"{where}.images", "is empty")
+            if len(batch.captions) != len(batch.images):
+                raise _bad(f"{where}.captions", f"has {len(batch.captions)} captions for {len(batch.images)} images")
+            for i in batch.images:
+                if not 0 <= i < len(spec.images):
+                    raise _bad(f"{where}.images", f"index {i} is outside images (0..{len(spec.images) - 1})")
+            buckets = {tuple(spec.images[i].bucket) for i in batch.images}
+            if len(buckets) > 1:
+                raise _bad(f"{where}.images", f"mixes buckets {sorted(buckets)}; a batch must share one bucket")
+    for i, image in enumerate(spec.images):
+        w, h = image.bucket
+        if w % 8 or h % 8:
+            raise _bad(f"images[{i}].bucket", f"{w}x{h} is not a multiple of 8")
+
+
+def _check_steps(spec: TrainSpec) -> None:
+    count = sum(len(batches) for batches in spec.epochs)
+    accumulation = spec.training.gradient_accumulation_steps
+    steps = -(-count // accumulation)
+    if spec.training.total_steps != steps:
+        raise _bad(
+            "training.total_steps",
+            f"is {spec.training.total_steps} but the plan has {count} micro-batches = {steps} optimizer steps "
+            f"at gradient_accumulation_steps {accumulation}",
+        )
+
+
+def parse_train_spec(raw: Any) -> TrainSpec:
+    """Parse and check a train spec dict; raises EngineError('BAD_SPEC') naming the offending key."""
+    spec = _parse_dataclass(raw, TrainSpec, "")
+    _check_plan(spec)
+    _check_steps(spec)
+    return spec
+
+
+def micro_batches(spec: TrainSpec) -> list[tuple[int, BatchSpec]]:
+    """Every micro-batch of the run in order, as (epoch number starting at 1, batch)."""
+    return [(e + 1, b) for e, batches in enumerate(spec.epochs) for b in batches]

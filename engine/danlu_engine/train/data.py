@@ -1,0 +1,46 @@
+"""Images as the plan describes them: open, EXIF-orient, resize to ``resized``, crop to ``bucket``.
+
+TypeScript decided every size; this file only executes it and refuses an image whose size no longer
+matches the plan (it changed on disk after planning).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from ..protocol import EngineError
+from ..spec import ImageSpec
+
+
+def load_pixels(image: ImageSpec) -> torch.Tensor:
+    """The image at its bucket size as a float tensor [3, h, w] in [-1, 1] (the VAE's input range)."""
+    try:
+        with Image.open(image.path) as opened:
+            pil = ImageOps.exif_transpose(opened)
+            pil.load()
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken files
+        raise EngineError("BAD_IMAGE", f"cannot read image {image.path}: {e}", "re-export or remove the file") from e
+    if pil.size != (image.width, image.height):
+        raise EngineError(
+            "BAD_IMAGE",
+            f"image {image.path} is {pil.size[0]}x{pil.size[1]}, the plan says {image.width}x{image.height}",
+            "the file changed after planning: run the command again so the plan is rebuilt",
+        )
+    pil = pil.convert("RGB")
+    if pil.size != tuple(image.resized):
+        pil = pil.resize(tuple(image.resized), Image.Resampling.LANCZOS)
+    left, top = image.crop
+    w, h = image.bucket
+    pil = pil.crop((left, top, left + w, top + h))
+    array = np.asarray(pil, dtype=np.float32)
+    return torch.from_numpy(array).permute(2, 0, 1).div(127.5).sub(1.0)
+
+
+def sdxl_time_ids(image: ImageSpec) -> tuple[int, int, int, int, int, int]:
+    """SDXL's size conditioning: original (h, w), crop top-left (top, left), target (h, w)."""
+    left, top = image.crop
+    w, h = image.bucket
+    return (image.height, image.width, top, left, h, w)

@@ -1,0 +1,167 @@
+"""The training loop: optimizer steps over the plan, with progress, saves, samples and cancellation.
+
+Optimizer step k (1-based) runs micro-batches (k-1)*A .. k*A-1 of the whole plan (A = gradient
+accumulation steps), so a resumed run knows exactly which micro-batches are already done.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .. import cancel
+from ..protocol import EngineError, emit
+from ..spec import BatchSpec, TrainSpec
+from .outputs import Saver, epoch_state_dir, final_file, saves_epoch, saves_step, step_file, step_state_dir
+from .outputs import epoch_file
+from .state import TrainState, save_state
+
+# (epoch starting at 1, index of the micro-batch in the whole plan, the batch)
+MicroBatch = tuple[int, int, BatchSpec]
+
+
+@dataclass
+class Run:
+    spec: TrainSpec
+    device: torch.device
+    network: torch.nn.Module
+    loss_of: Callable[[BatchSpec, int], torch.Tensor]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+    saver: Saver
+    sample: Callable[[int, int, str], None] | None  # (epoch, step, "epoch"|"step"|"start")
+    fingerprint: str
+
+
+def optimizer_steps(spec: TrainSpec) -> list[list[MicroBatch]]:
+    flat: list[MicroBatch] = []
+    for e, batches in enumerate(spec.epochs):
+        flat += [(e + 1, len(flat) + j, b) for j, b in enumerate(batches)]
+    size = spec.training.gradient_accumulation_steps
+    return [flat[i : i + size] for i in range(0, len(flat), size)]
+
+
+class StepTimer:
+    """Smoothed optimizer steps per second (exponential moving average of step durations)."""
+
+    def __init__(self, smoothing: float = 0.1):
+        self.smoothing, self.mean_s, self.last = smoothing, None, time.perf_counter()
+        self.started = self.last
+
+    def tick(self) -> float:
+        now = time.perf_counter()
+        dt, self.last = now - self.last, now
+        self.mean_s = dt if self.mean_s is None else self.mean_s + self.smoothing * (dt - self.mean_s)
+        return 1.0 / max(self.mean_s, 1e-9)
+
+    def reset_lap(self) -> None:
+        self.last = time.perf_counter()  # time spent saving or sampling is not a training step
+
+
+def _step(run: Run, group: list[MicroBatch], step: int) -> float:
+    """Forward/backward every micro-batch of the group, then one optimizer step; returns the mean loss."""
+    total = None
+    for _, index, batch in group:
+        loss = run.loss_of(batch, index)
+        total = loss.detach() if total is None else total + loss.detach()
+        scaled = loss / len(group)
+        (run.scaler.scale(scaled) if run.scaler else scaled).backward()
+    params = [p for g in run.optimizer.param_groups for p in g["params"]]
+    if run.scaler:
+        run.scaler.unscale_(run.optimizer)
+    if run.spec.optimizer.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(params, run.spec.optimizer.max_grad_norm)
+    if run.scaler:
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    else:
+        run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    value = (total / len(group)).item()  # the one host-device sync of the step
+    if not math.isfinite(value):
+        raise EngineError(
+            "NAN_LOSS",
+            f"the loss became {value} at step {step}",
+            "lower the learning rate, set max_grad_norm (e.g. 1.0), use bf16 instead of fp16, "
+            "or keep the VAE in float32 (vae_fp32)",
+        )
+    return value
+
+
+def _save_state(run: Run, folder_name: str, epoch: int, step: int) -> str:
+    path = run.saver.path(folder_name)
+    save_state(path, run.network, run.optimizer, run.scheduler, run.scaler, TrainState(epoch, step, run.fingerprint))
+    run.saver.record_state(path, epoch, step)
+    return path
+
+
+def _check_cancel(run: Run, epoch: int, step: int) -> None:
+    if cancel.requested():
+        path = _save_state(run, step_state_dir(run.spec.output.name, step), epoch, step)
+        raise cancel.Cancelled(path, step)
+
+
+def _after_step(run: Run, step: int, ended_epochs: list[int]) -> None:
+    spec, name = run.spec, run.spec.output.name
+    for epoch in ended_epochs:
+        if saves_epoch(spec, epoch):
+            run.saver.save_lora(run.network, "epoch", epoch_file(name, epoch), epoch, step)
+            if spec.output.save_state:
+                _save_state(run, epoch_state_dir(name, epoch), epoch, step)
+        every = spec.sample.every_n_epochs
+        if run.sample and every and epoch % every == 0:
+            run.sample(epoch, step, "epoch")
+    epoch = ended_epochs[-1] if ended_epochs else 0
+    if saves_step(spec, step):
+        run.saver.save_lora(run.network, "step", step_file(name, step), epoch, step)
+        if spec.output.save_state:
+            _save_state(run, step_state_dir(name, step), epoch, step)
+    every = spec.sample.every_n_steps
+    if run.sample and every and step % every == 0:
+        run.sample(epoch, step, "step")
+
+
+def _emit_progress(run: Run, step: int, epoch: int, loss: float, timer: StepTimer, images: int) -> None:
+    it_per_s = timer.tick()
+    memory = torch.cuda.max_memory_allocated(run.device) / 2**20 if run.device.type == "cuda" else None
+    emit(
+        "progress",
+        step=step,
+        total_steps=run.spec.training.total_steps,
+        epoch=epoch,
+        loss=loss,
+        lr=float(run.optimizer.param_groups[0]["lr"]),
+        it_per_s=it_per_s,
+        images_per_s=it_per_s * images,
+        memory_mb=memory,
+        elapsed_s=time.perf_counter() - timer.started,
+    )
+
+
+def train(run: Run, start_step: int) -> list[float]:
+    """Run optimizer steps start_step+1 .. total, then save the final file; returns the step losses."""
+    steps = optimizer_steps(run.spec)
+    last_step_of_epoch = {epoch: k + 1 for k, group in enumerate(steps) for epoch, _, _ in group}
+    emit("phase", name="train", current=start_step, total=len(steps))
+    if start_step == 0 and run.sample and run.spec.sample.at_start:
+        run.sample(0, 0, "start")
+    timer, losses = StepTimer(), []
+    _check_cancel(run, steps[start_step - 1][-1][0] if start_step else 0, start_step)
+    for step in range(start_step + 1, len(steps) + 1):
+        group = steps[step - 1]
+        loss = _step(run, group, step)
+        losses.append(loss)
+        epoch = group[-1][0]
+        _emit_progress(run, step, epoch, loss, timer, sum(len(b.images) for _, _, b in group))
+        ended = sorted({e for e, _, _ in group if last_step_of_epoch[e] == step})
+        _after_step(run, step, ended)
+        timer.reset_lap()
+        _check_cancel(run, epoch, step)
+    final_epoch = len(run.spec.epochs)
+    run.saver.save_lora(run.network, "final", final_file(run.spec.output.name), final_epoch, len(steps))
+    return losses

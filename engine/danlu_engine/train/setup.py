@@ -1,0 +1,106 @@
+"""The steps before the loop: pick the device and dtypes, freeze and place the base model, add the LoRA."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..network import LoRANetwork, build_lora_network
+from ..protocol import EngineError
+from ..spec import TrainSpec
+
+WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Precision:
+    weight: torch.dtype  # frozen base weights (UNet, text encoders)
+    vae: torch.dtype
+    autocast: bool  # matmuls/convs in `weight` dtype under torch.autocast; LoRA weights stay float32
+    loss_scaling: bool  # fp16 needs a GradScaler so small gradients do not flush to zero
+
+
+def resolve_device(choice: str) -> torch.device:
+    if choice == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    if choice == "cuda":
+        raise EngineError(
+            "DEVICE_UNAVAILABLE",
+            "training.device is cuda but PyTorch sees no CUDA GPU",
+            "check the NVIDIA driver and CUDA_VISIBLE_DEVICES, or train with device auto/cpu",
+        )
+    return torch.device("cpu")
+
+
+def resolve_precision(mixed_precision: str, vae_fp32: bool) -> Precision:
+    weight = WEIGHT_DTYPES[mixed_precision]
+    return Precision(
+        weight=weight,
+        vae=torch.float32 if vae_fp32 else weight,
+        autocast=mixed_precision != "no",
+        loss_scaling=mixed_precision == "fp16",
+    )
+
+
+def place_base_model(model, device: torch.device, precision: Precision, spec: TrainSpec) -> None:
+    """Freeze every base weight, move it to the device in its dtype, set attention and checkpointing."""
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    for module in (model.unet, model.vae, *model.text_encoders):
+        module.requires_grad_(False)
+    model.vae.to(device, precision.vae).eval()
+    model.unet.to(device, precision.weight)
+    model.unet.set_attn_processor(AttnProcessor2_0())  # PyTorch SDPA (flash / memory-efficient kernels)
+    if device.type == "cuda":
+        model.unet.to(memory_format=torch.channels_last)  # cuDNN's fast convolution layout
+    for encoder in model.text_encoders:
+        encoder.to(device, precision.weight).eval()
+    if spec.training.gradient_checkpointing:
+        model.unet.enable_gradient_checkpointing()
+        if spec.network.train_text_encoder:
+            for encoder in model.text_encoders:
+                encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.unet.train(spec.network.train_unet)
+    for encoder in model.text_encoders:
+        encoder.train(spec.network.train_text_encoder)
+
+
+def add_network(model, spec: TrainSpec, device: torch.device) -> LoRANetwork:
+    """Build the LoRA (seeded, so its initial weights repeat), hook it in, keep its weights in float32."""
+    torch.manual_seed(spec.training.seed)
+    rename = unet_file_names(model) if model.arch == "sdxl" else None
+    network = build_lora_network(
+        model.unet,
+        list(model.text_encoders),
+        spec.network.dim,
+        spec.network.alpha,
+        spec.network.train_unet,
+        spec.network.train_text_encoder,
+        rename,
+    )
+    network.to(device, torch.float32)  # upcast trainables: optimizer updates in half precision lose bits
+    network.requires_grad_(True)
+    network.apply_to_base()
+    return network
+
+
+def unet_file_names(model):
+    """SDXL files name UNet modules by their original (LDM) paths, as sd-scripts writes them."""
+    from ..models import ldm_unet_module_names
+
+    names = ldm_unet_module_names(model.unet, model.arch)
+
+    def rename(path: str) -> str:
+        if path in names:
+            return names[path]
+        head, _, tail = path.rpartition(".")
+        while head:
+            if head in names:
+                return f"{names[head]}.{tail}"
+            head, _, rest = head.rpartition(".")
+            tail = f"{rest}.{tail}"
+        raise EngineError("INTERNAL", f"no LDM name for UNet module {path}")
+
+    return rename

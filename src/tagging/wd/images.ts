@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { extname, join, relative, sep } from "node:path";
+
+/** Extensions the tagger reads (what sharp decodes; HEIC only where its build supports it). */
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".webp",
+  ".avif",
+  ".tif",
+  ".tiff",
+  ".gif",
+  ".heic",
+  ".heif",
+]);
+
+/**
+ * Image files under `dir` as paths relative to it (with `/` separators, the manifest's keys),
+ * sorted; hidden files and folders are skipped. Only names are held in memory, never pixels.
+ */
+export async function listImages(dir: string, recursive: boolean): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(folder: string): Promise<void> {
+    const entries = await readdir(folder, { withFileTypes: true });
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory() && recursive) await walk(path);
+      else if (entry.isFile() && IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+        found.push(relative(dir, path).split(sep).join("/"));
+      }
+    }
+  }
+  await walk(dir);
+  return found.sort();
+}
+
+export interface ImageFile {
+  /** Relative to the dataset folder, `/`-separated. */
+  name: string;
+  path: string;
+  bytes: Buffer;
+  sha256: string;
+}
+
+export async function readImageFile(dir: string, name: string): Promise<ImageFile> {
+  const path = join(dir, ...name.split("/"));
+  const bytes = await readFile(path);
+  return { name, path, bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+}

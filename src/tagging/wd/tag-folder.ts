@@ -1,0 +1,258 @@
+import sharp from "sharp";
+import { readManifest, writeManifest, type Manifest, type ManifestImage } from "../../dataset/manifest.ts";
+import { DanluError } from "../../errors.ts";
+import { captionPathFor, composeCaption, readCaption, writeCaption } from "../caption/caption-file.ts";
+import type { ExistingCaption } from "../caption/caption-file.ts";
+import type { Captioner } from "../caption/captioner.ts";
+import { listImages, readImageFile, type ImageFile } from "./images.ts";
+import type { TagLabel } from "./labels.ts";
+import { preprocessForTagger } from "./preprocess.ts";
+import {
+  formatTags,
+  mergeSelections,
+  selectTags,
+  topRating,
+  type FormatOptions,
+  type ScoredTag,
+} from "./select.ts";
+import { loadWdTagger, type WdTagger } from "./session.ts";
+import { defaultThresholds, type Thresholds } from "./thresholds.ts";
+
+/**
+ * `danlu tag` as a library call: streams through a dataset folder in batches (the next batch is
+ * decoded while the current one runs), tags each image with one or more WD taggers and optionally a
+ * captioner, writes the caption file beside each image and keeps every tagger's probabilities in
+ * DIR/manifest.json, so thresholds can change later without running the models again.
+ */
+
+/** Probabilities below this are not kept in the manifest (ratings are always kept). */
+export const PROBABILITY_FLOOR = 0.05;
+/** The manifest is saved every this many batches, so an interrupted run keeps most of its work. */
+const SAVE_EVERY_BATCHES = 20;
+
+export interface TaggerChoice {
+  /** The key under which its probabilities are kept in the manifest. */
+  name: string;
+  folder: string;
+  /** Overrides of the per-model defaults. */
+  general?: number | undefined;
+  character?: number | undefined;
+}
+
+export interface TagFolderOptions {
+  dir: string;
+  taggers: TaggerChoice[];
+  captioner?: Captioner | undefined;
+  format: FormatOptions;
+  separator: string;
+  existing: ExistingCaption;
+  captionExtension: string;
+  batchSize: number;
+  recursive: boolean;
+  /** Use probabilities already in the manifest (same file content) instead of running a tagger. */
+  reuseProbabilities: boolean;
+  threads?: number | undefined;
+  onProgress?: (done: number, total: number, name: string) => void;
+}
+
+export interface TagFolderReport {
+  images: number;
+  written: number;
+  /** Image x tagger pairs answered from the manifest instead of the model. */
+  reused: number;
+  failed: { name: string; reason: string }[];
+  /** Caption tag -> number of images it was written for. */
+  tagCounts: Map<string, number>;
+  thresholds: ({ name: string } & Thresholds)[];
+}
+
+interface TaggerSlot {
+  name: string;
+  labels: TagLabel[];
+  thresholds: Thresholds;
+  session: WdTagger;
+}
+
+interface Prepared {
+  file: ImageFile;
+  entry: ManifestImage;
+  /** Tagger name -> probabilities, from the manifest or (after inference) from the model. */
+  probabilities: Map<string, Record<string, number>>;
+  /** Preprocessed input per model input size, for the taggers that must run. */
+  inputs: Map<number, Float32Array>;
+}
+
+export async function tagFolder(o: TagFolderOptions): Promise<TagFolderReport> {
+  const names = await listImages(o.dir, o.recursive);
+  const manifest = await readManifest(o.dir);
+  const slots = await openTaggers(o);
+  const report: TagFolderReport = {
+    images: names.length,
+    written: 0,
+    reused: 0,
+    failed: [],
+    tagCounts: new Map(),
+    thresholds: slots.map((s) => ({ name: s.name, ...s.thresholds })),
+  };
+  const prepare = (batch: string[]) => prepareBatch(batch, o, slots, manifest, report);
+  const batches = chunk(names, Math.max(1, o.batchSize));
+  try {
+    let next = batches[0] ? prepare(batches[0]) : undefined;
+    for (let i = 0; i < batches.length; i++) {
+      const current = await next;
+      const following = batches[i + 1];
+      next = following ? prepare(following) : undefined;
+      next?.catch(() => undefined); // awaited on the next turn; this only marks it handled meanwhile
+      await processBatch(current ?? [], o, slots, manifest, report);
+      if (i % SAVE_EVERY_BATCHES === SAVE_EVERY_BATCHES - 1) await writeManifest(o.dir, manifest);
+    }
+  } finally {
+    await writeManifest(o.dir, manifest);
+    await Promise.all(slots.map((slot) => slot.session.dispose()));
+  }
+  return report;
+}
+
+async function openTaggers(o: TagFolderOptions): Promise<TaggerSlot[]> {
+  const slots: TaggerSlot[] = [];
+  for (const choice of o.taggers) {
+    const session = await loadWdTagger(choice.folder, choice.name, { threads: o.threads });
+    const defaults = defaultThresholds(choice.name);
+    const thresholds = {
+      general: choice.general ?? defaults.general,
+      character: choice.character ?? defaults.character,
+    };
+    if (o.reuseProbabilities && Math.min(thresholds.general, thresholds.character) < PROBABILITY_FLOOR) {
+      throw new DanluError(`thresholds below ${PROBABILITY_FLOOR} cannot reuse stored probabilities`, {
+        hint: `the manifest keeps probabilities from ${PROBABILITY_FLOOR} up; drop --reuse-probabilities`,
+        code: "BAD_OPTION",
+      });
+    }
+    slots.push({ name: choice.name, labels: session.labels, thresholds, session });
+  }
+  return slots;
+}
+
+async function prepareBatch(
+  names: string[],
+  o: TagFolderOptions,
+  slots: TaggerSlot[],
+  manifest: Manifest,
+  report: TagFolderReport,
+): Promise<Prepared[]> {
+  const prepared = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return await prepareImage(name, o, slots, manifest, report);
+      } catch (error) {
+        report.failed.push({ name, reason: (error as Error).message });
+        o.onProgress?.(report.written + report.failed.length, report.images, name);
+        return undefined;
+      }
+    }),
+  );
+  return prepared.filter((p): p is Prepared => p !== undefined);
+}
+
+async function prepareImage(
+  name: string,
+  o: TagFolderOptions,
+  slots: TaggerSlot[],
+  manifest: Manifest,
+  report: TagFolderReport,
+): Promise<Prepared> {
+  const file = await readImageFile(o.dir, name);
+  const known = manifest.images[name];
+  const entry = known ?? (await newManifestEntry(file));
+  const probabilities = new Map<string, Record<string, number>>();
+  const inputs = new Map<number, Float32Array>();
+  for (const slot of slots) {
+    const stored = entry.tags?.[slot.name];
+    if (o.reuseProbabilities && stored && entry.sha256 === file.sha256) {
+      probabilities.set(slot.name, stored);
+      report.reused++;
+    } else if (!inputs.has(slot.session.inputSize)) {
+      const size = slot.session.inputSize;
+      inputs.set(size, (await preprocessForTagger(file.bytes, size)).pixels);
+    }
+  }
+  if (slots.length === 0 && o.captioner) await sharp(file.bytes).metadata(); // fail early on a broken file
+  return { file, entry, probabilities, inputs };
+}
+
+/** An image that was not imported with `danlu data import` gets an entry when it is first tagged. */
+async function newManifestEntry(file: ImageFile): Promise<ManifestImage> {
+  const meta = await sharp(file.bytes).metadata();
+  const size = meta.autoOrient ?? meta;
+  return {
+    source: file.path,
+    sha256: file.sha256,
+    width: size.width ?? 0,
+    height: size.height ?? 0,
+    imported_at: new Date().toISOString(),
+  };
+}
+
+async function processBatch(
+  batch: Prepared[],
+  o: TagFolderOptions,
+  slots: TaggerSlot[],
+  manifest: Manifest,
+  report: TagFolderReport,
+): Promise<void> {
+  for (const slot of slots) {
+    const pending = batch.filter((p) => !p.probabilities.has(slot.name));
+    if (pending.length === 0) continue;
+    const rows = await slot.session.predict(pending.map((p) => p.inputs.get(slot.session.inputSize)!));
+    pending.forEach((p, i) => p.probabilities.set(slot.name, keptProbabilities(slot.labels, rows[i]!)));
+  }
+  const sentences = o.captioner ? await o.captioner.caption(batch.map((p) => p.file.path)) : [];
+  for (const [i, p] of batch.entries()) {
+    const tags = captionTags(p, slots, o.format);
+    const captionPath = captionPathFor(p.file.path, o.captionExtension);
+    const existing = o.existing === "append" ? await readCaption(captionPath) : undefined;
+    const text = composeCaption({
+      sentence: sentences[i],
+      tags,
+      separator: o.separator,
+      mode: o.existing,
+      existing,
+    });
+    await writeCaption(captionPath, text);
+    for (const tag of tags) report.tagCounts.set(tag, (report.tagCounts.get(tag) ?? 0) + 1);
+    const stored = { ...p.entry.tags };
+    for (const slot of slots) stored[slot.name] = p.probabilities.get(slot.name)!;
+    manifest.images[p.file.name] = slots.length > 0 ? { ...p.entry, tags: stored } : p.entry;
+    report.written++;
+    o.onProgress?.(report.written + report.failed.length, report.images, p.file.name);
+  }
+}
+
+/** Merged selection of every tagger (union, highest probability), formatted for the caption. */
+function captionTags(p: Prepared, slots: TaggerSlot[], format: FormatOptions): string[] {
+  const selections: ScoredTag[][] = [];
+  let rating: ScoredTag | undefined;
+  for (const slot of slots) {
+    const probabilities = p.probabilities.get(slot.name) ?? {};
+    selections.push(selectTags(slot.labels, probabilities, slot.thresholds));
+    const candidate = topRating(slot.labels, probabilities);
+    if (candidate && (!rating || candidate.probability > rating.probability)) rating = candidate;
+  }
+  return formatTags(mergeSelections(selections), rating, format);
+}
+
+/** Ratings always, other tags from PROBABILITY_FLOOR up, rounded to 4 decimals (manifest size). */
+export function keptProbabilities(labels: readonly TagLabel[], row: Float32Array): Record<string, number> {
+  const kept: Record<string, number> = {};
+  labels.forEach((label, i) => {
+    const p = row[i] ?? 0;
+    if (label.category === "rating" || p >= PROBABILITY_FLOOR) kept[label.name] = Math.round(p * 1e4) / 1e4;
+  });
+  return kept;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bakeTrigger, proposeTraitTags } from "./bake.ts";
+import { bakeTrigger, proposeTraitTags, sharedFirstTag } from "./bake.ts";
 import { formatFrequencyTable, tagFrequency } from "./frequency.ts";
 
 const entries = [
@@ -53,5 +53,22 @@ describe("bakeTrigger", () => {
     [[], ["ohwx"]],
   ])("%j", (tags, expected) => {
     expect(bakeTrigger(tags, "ohwx", new Set(["blue eyes", "long hair"]))).toEqual(expected);
+  });
+});
+
+describe("sharedFirstTag", () => {
+  it.each([
+    [[["ohwx", "a"], ["ohwx"], []], "ohwx"],
+    [
+      [
+        ["ohwx", "a"],
+        ["a", "ohwx"],
+      ],
+      null,
+    ],
+    [[[], []], null],
+    [[["ohwx", "a"], []], null],
+  ])("%j", (captions, expected) => {
+    expect(sharedFirstTag(captions.map((tags, i) => ({ file: `${i}.png`, tags })))).toBe(expected);
   });
 });

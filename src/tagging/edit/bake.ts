@@ -23,3 +23,14 @@ export function proposeTraitTags(
 export function bakeTrigger(tags: readonly string[], trigger: string, traits: ReadonlySet<string>): string[] {
   return [trigger, ...tags.filter((tag) => tag !== trigger && !traits.has(tag))];
 }
+
+/**
+ * The trigger word a folder already has: the first tag, when two or more images are captioned and
+ * all start with the same tag (what `bake` leaves behind). Null otherwise: one caption is no evidence.
+ */
+export function sharedFirstTag(entries: readonly CaptionEntry[]): string | null {
+  const captioned = entries.filter((entry) => entry.tags.length > 0);
+  const firsts = new Set(captioned.map((entry) => entry.tags[0]));
+  const [only] = firsts;
+  return captioned.length >= 2 && firsts.size === 1 && only !== undefined ? only : null;
+}

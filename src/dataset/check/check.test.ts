@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PHOTOS } from "../../../test/fixtures/bad-files/corpus.ts";
 import { canonicalPixels, toRaw } from "../images.ts";
@@ -16,7 +16,7 @@ import { hammingDistance, hashFromPixels } from "./phash.ts";
 import { DEFAULT_BLUR_THRESHOLD, laplacianVariance, normalisedGrey } from "./sharpness.ts";
 
 const WHITE = { r: 255, g: 255, b: 255 };
-const sharpness = async (image: sharp.Sharp): Promise<number> =>
+const sharpness = async (image: Sharp): Promise<number> =>
   laplacianVariance(await normalisedGrey(await toRaw(image, 3)));
 
 describe("sharpness calibration", () => {

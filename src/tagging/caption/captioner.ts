@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import sharp from "sharp";
 import { DanluError } from "../../errors.ts";
 
 /**
@@ -88,7 +89,8 @@ export async function loadCaptioner(folder: string, name: string, options: Capti
     return {
       name,
       async caption(imagePaths: string[]) {
-        const outputs = (await captioner(imagePaths, { max_new_tokens: maxNewTokens })) as unknown;
+        const images = await Promise.all(imagePaths.map((path) => readRgb(transformers, path)));
+        const outputs = (await captioner(images, { max_new_tokens: maxNewTokens })) as unknown;
         return (outputs as { generated_text: string }[][]).map((out) =>
           cleanCaption(out[0]?.generated_text ?? ""),
         );
@@ -125,7 +127,7 @@ async function loadFlorence(
     async caption(imagePaths) {
       const captions: string[] = [];
       for (const path of imagePaths) {
-        const image = await t.RawImage.read(path);
+        const image = await readRgb(t, path);
         const inputs = await processor(image, prompts);
         const ids = (await model.generate({ ...inputs, max_new_tokens: maxNewTokens })) as InstanceType<
           Transformers["Tensor"]
@@ -148,6 +150,25 @@ async function loadFlorence(
       await model.dispose();
     },
   };
+}
+
+/**
+ * Decodes an image the way the tagger does (EXIF orientation applied, alpha flattened onto white,
+ * sRGB, 8-bit), so a transparent background reads as white rather than black.
+ */
+async function readRgb(t: Transformers, path: string) {
+  const { data, info } = await sharp(path, { failOn: "error" })
+    .autoOrient()
+    .flatten({ background: "#ffffff" })
+    .toColourspace("srgb")
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  return new t.RawImage(
+    new Uint8ClampedArray(data.buffer, data.byteOffset, data.length),
+    info.width,
+    info.height,
+    3,
+  );
 }
 
 /** One line, no surrounding space, no trailing full stop (the caption continues with tags). */

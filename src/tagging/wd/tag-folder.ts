@@ -200,6 +200,7 @@ async function processBatch(
   manifest: Manifest,
   report: TagFolderReport,
 ): Promise<void> {
+  if (batch.length === 0) return;
   for (const slot of slots) {
     const pending = batch.filter((p) => !p.probabilities.has(slot.name));
     if (pending.length === 0) continue;

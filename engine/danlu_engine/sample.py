@@ -70,7 +70,8 @@ def make_scheduler(name: str, training_scheduler):
 
     sampler = check_sampler(name, "sample.prompts[].sampler")
     cls = getattr(diffusers, sampler.scheduler)
-    return cls.from_config(training_scheduler.config, **sampler.options)
+    # steps_offset 1: what the published SD/SDXL scheduler configs say (the DDPM training schedule has 0)
+    return cls.from_config({**training_scheduler.config, "steps_offset": 1}, **sampler.options)
 
 
 def build_pipeline(model, scheduler):
@@ -92,7 +93,7 @@ def a1111_parameters(p: SamplePrompt, model_name: str, model_hash: str | None, c
     sampler = check_sampler(p.sampler, "sample.prompts[].sampler").a1111
     fields = [f"Steps: {p.steps}", f"Sampler: {sampler}", f"CFG scale: {p.scale:g}", f"Seed: {p.seed}",
               f"Size: {p.width}x{p.height}"]
-    if model_hash:
+    if model_hash and all(c in "0123456789abcdef" for c in model_hash.lower()):
         fields.append(f"Model hash: {model_hash[:10]}")
     fields += [f"Model: {model_name}", f"Clip skip: {clip_skip}"]
     return f"{p.prompt}\nNegative prompt: {p.negative_prompt}\n{', '.join(fields)}"

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from ..network import ModelFacts, file_hashes
+from ..network import ModelFacts
 from ..protocol import EngineError, emit, emit_ready
 from ..sample import TrainingSampler, check_sampler
 from ..spec import TrainSpec, parse_train_spec
@@ -83,8 +83,9 @@ def _load_model(spec: TrainSpec):
 
 
 def _model_facts(spec: TrainSpec, model) -> ModelFacts:
-    legacy, sha256 = file_hashes(spec.model.path)
-    return ModelFacts(model.arch, bool(model.v_prediction), spec.model.path, legacy, sha256)
+    """Hashes as sd-scripts records them (the loader computed them; "IsADirectory" for a folder)."""
+    legacy = getattr(model, "legacy_model_hash", None) or None
+    return ModelFacts(model.arch, bool(model.v_prediction), spec.model.path, legacy, model.model_hash or None)
 
 
 def _fingerprint(spec: TrainSpec, arch: str) -> str:

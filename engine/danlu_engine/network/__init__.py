@@ -14,19 +14,25 @@ from .lora import (
     find_targets,
     text_encoder_prefixes,
 )
-from .save import ModelFacts, file_hashes, model_metadata, modelspec_metadata, save_lora_file, save_metadata
+from .save import ModelFacts, model_metadata, modelspec_metadata, save_lora_file, save_metadata
 
 __all__ = [
     "LoRAModule",
     "LoRANetwork",
     "ModelFacts",
     "build_lora_network",
-    "file_hashes",
     "model_metadata",
     "modelspec_metadata",
     "save_lora_file",
     "save_metadata",
 ]
+
+
+def clip_file_path(encoder: nn.Module) -> Callable[[str], str] | None:
+    """Files name CLIP modules from ``text_model.``; transformers 5's CLIPTextModel has no such level."""
+    if hasattr(encoder, "text_model"):
+        return None
+    return lambda path: f"text_model.{path}"
 
 
 def build_lora_network(
@@ -46,7 +52,7 @@ def build_lora_network(
     text_targets = []
     if train_text_encoder:
         for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders))):
-            text_targets += find_targets(encoder, TEXT_ENCODER_TARGET_BLOCKS, prefix)
+            text_targets += find_targets(encoder, TEXT_ENCODER_TARGET_BLOCKS, prefix, clip_file_path(encoder))
     if not unet_targets and not text_targets:
         raise ValueError("the network has nothing to train: enable train_unet or train_text_encoder")
     return LoRANetwork(unet_targets, text_targets, dim, alpha)

@@ -26,22 +26,8 @@ class ModelFacts:
     arch: str  # sd15 | sd2 | sdxl
     v_prediction: bool
     model_path: str
-    model_hash_legacy: str | None  # A1111's old 8-digit hash of the checkpoint (single files only)
-    model_hash_sha256: str | None
-
-
-def file_hashes(path: str) -> tuple[str | None, str | None]:
-    """(legacy A1111 hash, full sha256) of a checkpoint file; (None, None) for a folder."""
-    if not os.path.isfile(path):
-        return None, None
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        f.seek(0x100000)
-        legacy = hashlib.sha256(f.read(0x10000)).hexdigest()[:8]
-        f.seek(0)
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
-    return legacy, sha.hexdigest()
+    model_hash_legacy: str | None  # A1111's old 8-digit hash of the checkpoint ("IsADirectory" for folders)
+    model_hash_sha256: str | None  # sha256 of the whole checkpoint file
 
 
 def model_metadata(facts: ModelFacts) -> dict[str, str]:

@@ -88,19 +88,14 @@ def add_network(model, spec: TrainSpec, device: torch.device) -> LoRANetwork:
 
 def unet_file_names(model):
     """SDXL files name UNet modules by their original (LDM) paths, as sd-scripts writes them."""
-    from ..models import ldm_unet_module_names
+    from ..models.ldm_keys import UnetLayout, unet_ldm_path
 
-    names = ldm_unet_module_names(model.unet, model.arch)
+    layout = UnetLayout.from_config(dict(model.unet.config))
 
     def rename(path: str) -> str:
-        if path in names:
-            return names[path]
-        head, _, tail = path.rpartition(".")
-        while head:
-            if head in names:
-                return f"{names[head]}.{tail}"
-            head, _, rest = head.rpartition(".")
-            tail = f"{rest}.{tail}"
-        raise EngineError("INTERNAL", f"no LDM name for UNet module {path}")
+        ldm = unet_ldm_path(path, layout)
+        if ldm is None:
+            raise EngineError("INTERNAL", f"no LDM name for UNet module {path}")
+        return ldm
 
     return rename

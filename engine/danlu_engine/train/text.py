@@ -36,6 +36,12 @@ def chunked_ids(tokenizer, caption: str, max_token_length: int) -> torch.Tensor:
     return torch.tensor(chunks)
 
 
+def final_layer_norm(encoder):
+    # transformers 5's CLIPTextModel holds the layers itself; older versions and the
+    # projection model keep them under .text_model
+    return getattr(encoder, "text_model", encoder).final_layer_norm
+
+
 def _join_chunks(states: torch.Tensor, batch: int, n_chunks: int) -> torch.Tensor:
     """[B*n, 77, D] -> [B, 2 + 75n, D]: drop the inner <BOS>/<EOS> of every chunk."""
     states = states.reshape(batch, n_chunks * CHUNK, states.shape[-1])
@@ -54,7 +60,7 @@ def encode_sd(encoder, ids: torch.Tensor, clip_skip: int) -> torch.Tensor:
         states = encoder(flat).last_hidden_state
     else:
         out = encoder(flat, output_hidden_states=True)
-        states = encoder.text_model.final_layer_norm(out.hidden_states[-clip_skip])
+        states = final_layer_norm(encoder)(out.hidden_states[-clip_skip])
     return _join_chunks(states, batch, n_chunks)
 
 

@@ -1,4 +1,34 @@
 import type { Command } from "commander";
+import { describeLora, formatLoraInfo, readLoraInfo } from "../lora/index.ts";
 
-// Placeholder: the `danlu lora` command is registered here by the work that builds it.
-export function registerLora(_program: Command): void {}
+interface InfoOptions {
+  json?: boolean;
+  modules: boolean;
+  hash: boolean;
+}
+
+export function registerLora(program: Command): void {
+  const lora = program
+    .command("lora")
+    .description("inspect LoRA files (kohya format, as A1111/Forge/ComfyUI load them)");
+  lora
+    .command("info")
+    .description(
+      "what a LoRA file holds: architecture, network, dim/alpha, training metadata, hash check, modules",
+    )
+    .argument("<file>", "a .safetensors LoRA")
+    .option("--json", "print the facts as JSON ({info, summary})")
+    .option("--no-modules", "leave out the per-module list")
+    .option("--no-hash", "skip the sshs_model_hash check (it reads the whole file; a mismatch exits with code 3)")
+    .action(async (file: string, options: InfoOptions) => {
+      const info = await readLoraInfo(file, { hash: options.hash });
+      const summary = describeLora(info);
+      if (options.json) {
+        const modules = options.modules ? info.modules : undefined;
+        process.stdout.write(JSON.stringify({ info: { ...info, modules }, summary }, null, 2) + "\n");
+        return;
+      }
+      process.stdout.write(formatLoraInfo(info, summary, options.modules) + "\n");
+      if (info.hash.status === "mismatch") process.exitCode = 3;
+    });
+}

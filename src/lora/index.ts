@@ -1,0 +1,17 @@
+// LoRA files without Python: safetensors read/write, kohya key layout, inspection.
+export { DTYPE_BYTES, decodeValues, encodeValues, type Dtype } from "./dtypes.ts";
+export {
+  hashSafetensorsData,
+  readSafetensorsHeader,
+  readTensorsBytes,
+  readTensorsValues,
+  serializeSafetensors,
+  writeSafetensors,
+} from "./safetensors.ts";
+export type { SafetensorsHeader, TensorEntry, TensorToWrite } from "./safetensors.ts";
+export { readLoraInfo } from "./lora-info.ts";
+export type { HashStatus, LoraInfo, LoraModuleInfo, LoraPartSummary } from "./lora-info.ts";
+export { describeLora } from "./describe.ts";
+export type { LoraSummary } from "./describe.ts";
+export { formatLoraInfo } from "./format-info.ts";
+export type { LoraPart, ModuleKind } from "./lora-keys.ts";

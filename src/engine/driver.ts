@@ -242,7 +242,7 @@ class EngineProcess {
     const how = this.sentSigkill
       ? `did not stop within ${seconds(this.settings.killTimeoutMs)} of SIGTERM and was killed (SIGKILL)`
       : describeExit(code, signal);
-    if (this.aborted) throw new EngineCancelledError(`Cancelled: the engine (${this.command}) ${how} before saving a resumable state.`);
+    if (this.aborted) throw new EngineCancelledError(`Cancelled: the engine (${this.command}) ${how}; no resumable state was saved.`);
     const after = outcome ? ` after reporting ${outcome.event}` : " without reporting an error";
     throw new EngineProcessError("crash", `The engine (${this.command}) ${how}${after}.`, context);
   }

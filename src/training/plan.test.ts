@@ -299,7 +299,7 @@ describe("buildPlan settings errors", () => {
   test("an image too thin for its bucket is named", () => {
     const thin = subset("1_thin", 1, [[4810, 73]]);
     expect(error({ bucketNoUpscale: true }, dataset(thin)).message).toMatch(
-      /'\/data\/1_thin\/0.png' \(4810x73\) is too narrow/,
+      /'\/data\/1_thin\/0.png' \(4810x73\) is too narrow: its bucket would be 0x0 px$/,
     );
   });
 });

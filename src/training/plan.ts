@@ -190,10 +190,9 @@ function specImageFor(entry: Registered, rule: BucketRule, options: PlanOptions,
   const choice = selectBucket([image.width, image.height], rule);
   if (choice.bucket[0] < 1 || choice.bucket[1] < 1) {
     throw new DanluError(
-      `image '${image.path}' (${image.width}x${image.height}) is too narrow for its bucket`,
-      {
-        hint: "crop it to a less extreme aspect ratio, or remove it",
-      },
+      `image '${image.path}' (${image.width}x${image.height}) is too narrow: its bucket would be ` +
+        `${choice.bucket[0]}x${choice.bucket[1]} px`,
+      { hint: "crop it to a less extreme aspect ratio, or remove it" },
     );
   }
   const crop = cropOffset(choice.resized, choice.bucket, { randomCrop: options.randomCrop, rng: random });

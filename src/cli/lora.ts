@@ -19,7 +19,10 @@ export function registerLora(program: Command): void {
     .argument("<file>", "a .safetensors LoRA")
     .option("--json", "print the facts as JSON ({info, summary})")
     .option("--no-modules", "leave out the per-module list")
-    .option("--no-hash", "skip the sshs_model_hash check (it reads the whole file; a mismatch exits with code 3)")
+    .option(
+      "--no-hash",
+      "skip the sshs_model_hash check (it reads the whole file; a mismatch exits with code 3)",
+    )
     .action(async (file: string, options: InfoOptions) => {
       const info = await readLoraInfo(file, { hash: options.hash });
       const summary = describeLora(info);

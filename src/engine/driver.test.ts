@@ -91,7 +91,9 @@ describe("runEngine with fake engines", { timeout: 20_000 }, () => {
   });
 
   it("names the log file for INTERNAL errors", async () => {
-    const error = await failure(runFake("error-event", { logPath: "/out/train.log" }, { FAKE_CODE: "INTERNAL" }));
+    const error = await failure(
+      runFake("error-event", { logPath: "/out/train.log" }, { FAKE_CODE: "INTERNAL" }),
+    );
     expect(error).toBeInstanceOf(EngineFailure);
     expect((error as EngineFailure).detail).toContain("Traceback");
     expect((error as EngineFailure).hint).toContain("/out/train.log");
@@ -246,8 +248,14 @@ describe("runEngine with fake engines", { timeout: 20_000 }, () => {
     const badSpec = { version: 1, path: 3 } as unknown as typeof spec;
     const specError = await failure(runEngine("info", badSpec));
     expect(specError.message).toMatch(/info spec danlu built is invalid/);
-    expect((await failure(runFake("progress-done", { readyTimeoutMs: 0 }))).message).toMatch(/readyTimeoutMs=0/);
-    expect((await failure(runFake("progress-done", { killTimeoutMs: Number.NaN }))).message).toMatch(/killTimeoutMs/);
-    expect((await failure(runFake("progress-done", { stderrTailLines: 1.5 }))).message).toMatch(/stderrTailLines/);
+    expect((await failure(runFake("progress-done", { readyTimeoutMs: 0 }))).message).toMatch(
+      /readyTimeoutMs=0/,
+    );
+    expect((await failure(runFake("progress-done", { killTimeoutMs: Number.NaN }))).message).toMatch(
+      /killTimeoutMs/,
+    );
+    expect((await failure(runFake("progress-done", { stderrTailLines: 1.5 }))).message).toMatch(
+      /stderrTailLines/,
+    );
   });
 });

@@ -16,16 +16,26 @@ describe("EngineFailure", () => {
 
   it("says what to try for the common failures", () => {
     const oom = new EngineFailure("OUT_OF_MEMORY", "CUDA out of memory", null).hint;
-    for (const advice of ["train_batch_size", "--gradient-checkpointing", "resolution", "bf16", "--cache-latents"]) {
+    for (const advice of [
+      "train_batch_size",
+      "--gradient-checkpointing",
+      "resolution",
+      "bf16",
+      "--cache-latents",
+    ]) {
       expect(oom).toContain(advice);
     }
     const nan = new EngineFailure("NAN_LOSS", "loss is nan at step 3", null).hint;
     for (const advice of ["learning rate", "--no-half-vae", "bf16"]) expect(nan).toContain(advice);
-    expect(new EngineFailure("BAD_MODEL", "x", null).hint).toContain(".ckpt is loaded only with torch's safe loader");
+    expect(new EngineFailure("BAD_MODEL", "x", null).hint).toContain(
+      ".ckpt is loaded only with torch's safe loader",
+    );
   });
 
   it("points INTERNAL errors at the log, or at DANLU_DEBUG without one", () => {
-    expect(new EngineFailure("INTERNAL", "x", "tb", { logPath: "/o/train.log" }).hint).toContain("/o/train.log");
+    expect(new EngineFailure("INTERNAL", "x", "tb", { logPath: "/o/train.log" }).hint).toContain(
+      "/o/train.log",
+    );
     expect(new EngineFailure("INTERNAL", "x", "tb").hint).toContain("DANLU_DEBUG=1");
   });
 });

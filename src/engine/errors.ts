@@ -54,7 +54,7 @@ const ENGINE_ERROR_HELP: Record<EngineErrorCode, { summary: string; hint: string
     summary: "The requested device is not available",
     hint:
       'Check that the GPU is visible (nvidia-smi) and that torch was installed with CUDA; use device "cpu" ' +
-      "(slow) or \"auto\" to take whatever is there. fp16/bf16 mixed precision needs a GPU.",
+      '(slow) or "auto" to take whatever is there. fp16/bf16 mixed precision needs a GPU.',
   },
   RESUME_MISMATCH: {
     summary: "The saved state does not match this run",
@@ -79,7 +79,12 @@ export class EngineFailure extends DanluError {
   readonly engineCode: EngineErrorCode;
   readonly detail: string | null;
 
-  constructor(engineCode: EngineErrorCode, engineMessage: string, detail: string | null, context: EngineErrorContext = {}) {
+  constructor(
+    engineCode: EngineErrorCode,
+    engineMessage: string,
+    detail: string | null,
+    context: EngineErrorContext = {},
+  ) {
     const help = ENGINE_ERROR_HELP[engineCode];
     let hint = help.hint;
     if (engineCode === "INTERNAL") {
@@ -106,7 +111,11 @@ export class EngineProcessError extends DanluError {
   readonly reason: EngineProcessFailure;
   readonly stderrTail: string[];
 
-  constructor(reason: EngineProcessFailure, message: string, context: EngineErrorContext & { cause?: unknown } = {}) {
+  constructor(
+    reason: EngineProcessFailure,
+    message: string,
+    context: EngineErrorContext & { cause?: unknown } = {},
+  ) {
     const tail = context.stderrTail ?? [];
     const shown = tail.length ? `\nlast lines the engine wrote on stderr:\n  ${tail.join("\n  ")}` : "";
     const where = context.logPath ? ` The full log is ${context.logPath}.` : "";
@@ -126,8 +135,10 @@ const PROCESS_HINTS: Record<EngineProcessFailure, string> = {
   "ready-timeout":
     "Importing torch can be slow on a busy machine; if the lines above show no error, try again. " +
     "`.venv/bin/python -c 'import torch'` checks the environment.",
-  "idle-timeout": "The engine stopped reporting progress and was stopped. Try again; report it if it repeats.",
-  protocol: "Something in the engine wrote to stdout, which is reserved for events. This is a bug: please report it.",
+  "idle-timeout":
+    "The engine stopped reporting progress and was stopped. Try again; report it if it repeats.",
+  protocol:
+    "Something in the engine wrote to stdout, which is reserved for events. This is a bug: please report it.",
   crash:
     "A crash without a Python error is usually the system killing the process (out of memory: try a smaller " +
     "batch or resolution) or a broken native library (reinstall with `npm run setup`).",

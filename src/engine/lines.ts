@@ -53,7 +53,9 @@ export function parseEventLine(line: string): EngineEvent {
   const parsed = engineEvent.safeParse(value);
   if (!parsed.success) {
     const kind =
-      typeof value === "object" && value !== null && "event" in value ? String(value.event) : "no event field";
+      typeof value === "object" && value !== null && "event" in value
+        ? String(value.event)
+        : "no event field";
     const issues = parsed.error.issues
       .slice(0, 3)
       .map((issue) => `${issue.path.join(".") || "event"}: ${issue.message}`)

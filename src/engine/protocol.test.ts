@@ -40,7 +40,9 @@ function typescriptEvents(): Record<string, Record<string, string>> {
   for (const option of engineEvent.options) {
     const { event, ...fields } = option.shape;
     const name = event.def.values[0] as string;
-    events[name] = Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, describeField(field)]));
+    events[name] = Object.fromEntries(
+      Object.entries(fields).map(([key, field]) => [key, describeField(field)]),
+    );
   }
   return events;
 }
@@ -88,9 +90,13 @@ describe("the real engine's events", () => {
     const out = join(mkdtempSync(join(tmpdir(), "danlu-protocol-")), "tiny.safetensors");
     const kinds: string[] = [];
     // runEngine parses every line with the zod schemas and fails on any line that does not match.
-    const result = await runEngine("make-tiny", { version: 1, arch: "sd15", out, single_file: true, seed: 0 }, {
-      onEvent: (event) => kinds.push(event.event),
-    });
+    const result = await runEngine(
+      "make-tiny",
+      { version: 1, arch: "sd15", out, single_file: true, seed: 0 },
+      {
+        onEvent: (event) => kinds.push(event.event),
+      },
+    );
     expect(result.status).toBe("done");
     expect(kinds[0]).toBe("ready");
     expect(kinds.at(-1)).toBe("done");

@@ -39,7 +39,10 @@ export function findEnginePython(env: NodeJS.ProcessEnv = process.env, root: str
 }
 
 /** The default launcher: `python -m danlu_engine`, with `<repo>/engine` first on PYTHONPATH. */
-export function engineLauncher(env: NodeJS.ProcessEnv = process.env, root: string = REPO_ROOT): EngineLauncher {
+export function engineLauncher(
+  env: NodeJS.ProcessEnv = process.env,
+  root: string = REPO_ROOT,
+): EngineLauncher {
   const enginePath = join(root, "engine");
   const pythonPath = env.PYTHONPATH ? `${enginePath}${delimiter}${env.PYTHONPATH}` : enginePath;
   return {

@@ -86,7 +86,14 @@ export const trainSpec = z.strictObject({
     max_grad_norm: z.number().nonnegative(), // 0: no clipping
   }),
   scheduler: z.strictObject({
-    type: z.enum(["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]),
+    type: z.enum([
+      "constant",
+      "constant_with_warmup",
+      "linear",
+      "cosine",
+      "cosine_with_restarts",
+      "polynomial",
+    ]),
     warmup_steps: z.number().int().nonnegative(),
     num_cycles: z.number().int().positive(),
     power: z.number().positive(),

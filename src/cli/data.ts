@@ -1,9 +1,11 @@
-import { InvalidArgumentError, Option, type Command } from "commander";
-import cliProgress from "cli-progress";
-import { DEFAULT_MAX_PIXELS, parseBackground, type RgbBackground } from "../dataset/images.ts";
+import { Option, type Command } from "commander";
+import { DEFAULT_MAX_PIXELS, type RgbBackground } from "../dataset/images.ts";
 import { DEFAULT_ZIP_LIMITS, importImages } from "../dataset/import/index.ts";
 import { formatImportReport } from "../dataset/import/report.ts";
+import { registerDataCheck } from "./data-check.ts";
+import { registerDataEdit } from "./data-edit.ts";
 import { registerDataLayout } from "./data-layout.ts";
+import { parseColour, positiveInt, startProgress, WHITE } from "./data-options.ts";
 
 /** `danlu data`: import, check, crop, upscale and matte a dataset folder (layout registers itself). */
 export function registerData(program: Command): void {
@@ -11,6 +13,8 @@ export function registerData(program: Command): void {
     .command("data")
     .description("prepare a dataset folder: import, check, crop, upscale, layout");
   registerImport(data);
+  registerDataCheck(data);
+  registerDataEdit(data);
   registerDataLayout(data);
 }
 
@@ -75,54 +79,6 @@ interface ImportFlags {
   json: boolean;
 }
 
-export function positiveInt(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0)
-    throw new InvalidArgumentError("expected a positive whole number");
-  return value;
-}
-
-export function positiveNumber(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError("expected a positive number");
-  return value;
-}
-
-const WHITE: RgbBackground = { r: 255, g: 255, b: 255 };
-
-export function parseColour(text: string): RgbBackground {
-  const colour = parseBackground(text);
-  if (!colour) throw new InvalidArgumentError("expected white, black, gray or #rrggbb");
-  return colour;
-}
-
 function print(text: string): void {
   process.stdout.write(text + "\n");
-}
-
-/** A progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, CI). */
-export function startProgress(label: string): {
-  update: (done: number, total: number) => void;
-  stop: () => void;
-} {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {value}/{total} images | {eta_formatted} left`,
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update: (done, total) => {
-      if (!started) bar.start(total, 0);
-      started = true;
-      bar.update(done);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { isAbsolute, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { DanluError } from "../errors.ts";
 import { trainKeyDef } from "./schema.ts";
@@ -21,6 +22,12 @@ export function checkKeyValue(key: string, value: unknown): KeyCheck {
   const custom = result.error.issues.find((issue) => issue.code === "custom" && issue.message);
   const reason = custom && custom.message !== "Invalid input" ? `: ${custom.message}` : "";
   return { ok: false, problem: `${key} must be ${def.typeLabel} (got ${show(value)})${reason}` };
+}
+
+/** A path-valued key's value made absolute against `base` (other keys and unset paths unchanged). */
+export function absolutePath(key: string, value: unknown, base: string): unknown {
+  if (trainKeyDef(key)?.typeLabel !== "path" || typeof value !== "string" || isAbsolute(value)) return value;
+  return resolve(base, value);
 }
 
 /** The 1-based line where a top-level key is written in a TOML text, if it can be found. */

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
-import { checkKeyValue, readTomlFile, where } from "./check-value.ts";
+import { absolutePath, checkKeyValue, readTomlFile, where } from "./check-value.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import {
   KOHYA_DEFAULTS,
@@ -94,6 +94,7 @@ function textEncoderLr(value: unknown): Outcome {
 /**
  * Reads an sd-scripts / kohya_ss training config TOML (flat, or with [model_arguments]-style sections) into
  * danlu keys. Unknown and ignored keys become warnings; a value danlu cannot honour is an error.
+ * Relative paths count from the working directory, as sd-scripts opens them.
  */
 export async function loadKohyaConfig(path: string): Promise<KohyaImport> {
   const { text, data } = await readTomlFile(path, "kohya config");
@@ -108,7 +109,7 @@ export async function loadKohyaConfig(path: string): Promise<KohyaImport> {
     else if ("set" in outcome) {
       for (const [danluKey, danluValue] of Object.entries(outcome.set)) {
         const check = checkKeyValue(danluKey, danluValue);
-        if (check.ok) layer[danluKey] = check.value;
+        if (check.ok) layer[danluKey] = absolutePath(danluKey, check.value, process.cwd());
         else errors.push(`${where(path, text, key)}: ${check.problem}`);
       }
     }

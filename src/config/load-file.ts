@@ -1,5 +1,6 @@
 import { DanluError } from "../errors.ts";
-import { checkKeyValue, readTomlFile, where } from "./check-value.ts";
+import { dirname, resolve } from "node:path";
+import { absolutePath, checkKeyValue, readTomlFile, where } from "./check-value.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { TRAIN_KEY_NAMES, type TrainConfigLayer } from "./schema.ts";
 
@@ -9,7 +10,8 @@ function isTable(value: unknown): boolean {
 
 /**
  * Reads a danlu config TOML: flat `key = value` lines with the keys of TRAIN_KEYS. Every problem in the
- * file (unknown key, wrong type, a [section]) is reported at once, each with its line.
+ * file (unknown key, wrong type, a [section]) is reported at once, each with its line. Relative paths
+ * count from the file's folder, so a config beside its data works from any working directory.
  */
 export async function loadTrainConfigFile(path: string): Promise<TrainConfigLayer> {
   const { text, data } = await readTomlFile(path, "config file");
@@ -25,7 +27,7 @@ export async function loadTrainConfigFile(path: string): Promise<TrainConfigLaye
       continue;
     }
     const check = checkKeyValue(key, value);
-    if (check.ok) layer[key] = check.value;
+    if (check.ok) layer[key] = absolutePath(key, check.value, dirname(resolve(path)));
     else if (!TRAIN_KEY_NAMES.includes(key as never)) {
       problems.push(`${where(path, text, key)}: unknown key ${key}${didYouMean(key, TRAIN_KEY_NAMES)}`);
     } else problems.push(`${where(path, text, key)}: ${check.problem}`);

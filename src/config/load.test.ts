@@ -41,6 +41,18 @@ describe("loadTrainConfigFile", () => {
     });
   });
 
+  it("reads relative paths from the file's folder", async () => {
+    const path = await toml(
+      "paths.toml",
+      'train_data_dir = "img"\noutput_dir = "/abs/out"\noutput_name = "rel"\n',
+    );
+    expect(await loadTrainConfigFile(path)).toEqual({
+      train_data_dir: join(dir, "img"),
+      output_dir: "/abs/out",
+      output_name: "rel", // a name, not a path
+    });
+  });
+
   it("names the file, line and nearest key for an unknown key", async () => {
     const path = await toml("typo.toml", "network_dim = 8\n\nlearing_rate = 1e-4\n");
     const error = await errorOf(loadTrainConfigFile(path));
@@ -148,6 +160,10 @@ describe("flags", () => {
       lr_warmup_steps: 0.1,
       learning_rate: 5e-5,
     });
+  });
+
+  it("reads relative path flags from the working directory", () => {
+    expect(parse(["--output-dir", "out"])).toEqual({ output_dir: join(process.cwd(), "out") });
   });
 
   it("names the flag and expected type for a bad value", () => {

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { DanluError } from "../errors.ts";
-import { checkKeyValue } from "./check-value.ts";
+import { absolutePath, checkKeyValue } from "./check-value.ts";
 import type { KeyDef } from "./key-kinds.ts";
 import { TRAIN_KEYS, type TrainConfigLayer, type TrainKey } from "./schema.ts";
 
@@ -57,7 +57,8 @@ function valueFromFlag(def: KeyDef, raw: unknown): unknown {
   return def.fromText(String(raw));
 }
 
-/** The layer the flags set: only keys given on the command line, each checked; errors name the flag. */
+/** The layer the flags set: only keys given on the command line, each checked (relative paths against the
+ * working directory); errors name the flag. */
 export function configFromOptions(opts: Record<string, unknown>): TrainConfigLayer {
   const layer: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(TRAIN_KEYS) as [TrainKey, KeyDef][]) {
@@ -70,7 +71,7 @@ export function configFromOptions(opts: Record<string, unknown>): TrainConfigLay
         hint: `see \`danlu train --help\` for ${flagOf(key)}`,
       });
     }
-    layer[key] = check.value;
+    layer[key] = absolutePath(key, check.value, process.cwd());
   }
   return layer as TrainConfigLayer;
 }

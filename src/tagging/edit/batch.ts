@@ -1,3 +1,4 @@
+import { DanluError } from "../../errors.ts";
 import { sameTags, type CaptionEntry } from "./caption.ts";
 import { filterEntries, type TagFilter } from "./filter.ts";
 
@@ -20,4 +21,19 @@ export function applyToMatching(
     if (!sameTags(tags, entry.tags)) changed.push({ file: entry.file, tags });
   }
   return { matched: matching.length, changed };
+}
+
+/** Per-image edit: the entries with `file`'s tags replaced (an unknown file is an error, not a new entry). */
+export function setImageTags(
+  entries: readonly CaptionEntry[],
+  file: string,
+  tags: readonly string[],
+): BatchResult {
+  const entry = entries.find((candidate) => candidate.file === file);
+  if (!entry)
+    throw new DanluError(`${file} is not an image of this dataset`, {
+      hint: "give its path inside the folder",
+    });
+  const changed = sameTags(entry.tags, tags) ? [] : [{ file, tags: [...tags] }];
+  return { matched: 1, changed };
 }

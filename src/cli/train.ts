@@ -1,4 +1,149 @@
 import type { Command } from "commander";
+import {
+  addTrainConfigOptions,
+  configFromOptions,
+  loadKohyaConfig,
+  loadKohyaDatasetConfig,
+  loadTrainConfigFile,
+  resolveTrainConfig,
+  type TrainConfig,
+  type TrainConfigLayer,
+} from "../config/index.ts";
+import type { EngineRunResult } from "../engine/driver.ts";
+import type { EngineEvent } from "../engine/protocol.ts";
+import { DanluError } from "../errors.ts";
+import { ProgressRenderer } from "../training/progress.ts";
+import { logDirOf, prepareRun, runTraining } from "../training/run.ts";
 
-// Placeholder: the `danlu train` command is registered here by the work that builds it.
-export function registerTrain(_program: Command): void {}
+interface TrainFlags {
+  config?: string;
+  kohyaConfig?: string;
+  resume?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  [flag: string]: unknown;
+}
+
+const EXAMPLES = `
+Examples:
+  danlu train --config run.toml
+  danlu train --pretrained-model-name-or-path model.safetensors --train-data-dir train \\
+      --output-dir out --output-name alice --network-dim 32 --network-alpha 16 --max-train-epochs 10
+  danlu train --kohya-config sd-scripts-config.toml      (a kohya sd-scripts / kohya_ss config)
+  danlu train --config run.toml --dry-run                 (check the data and print the plan only)
+  danlu train --config run.toml --resume out/alice-step00000120-state
+
+train_data_dir holds {repeats}_{name} folders (e.g. 10_alice/) of images with caption files beside
+them; steps = images x repeats x epochs / batch size. Ctrl-C saves a resumable state.`;
+
+export function registerTrain(program: Command): void {
+  const command = program
+    .command("train")
+    .description("train a LoRA (kohya-compatible file) on a train_data_dir of {repeats}_{name} folders")
+    .option("--config <file>", "danlu config TOML (keys as in `danlu config show`); flags override it")
+    .option("--kohya-config <file>", "an sd-scripts training config TOML (its dataset_config is read too)")
+    .option("--resume <state-dir>", "continue a run from a state folder it saved (Ctrl-C or --save-state)")
+    .option("--json", "print the engine's events as JSON lines on stdout (for machines)")
+    .option("--dry-run", "check the model kind and dataset, print the plan, and stop before training")
+    .addHelpText("after", EXAMPLES);
+  addTrainConfigOptions(command);
+  command.action(async (flags: TrainFlags) => trainAction(flags));
+}
+
+async function loadLayers(flags: TrainFlags): Promise<TrainConfig> {
+  const layers: TrainConfigLayer[] = [];
+  const notes: string[] = [];
+  if (flags.kohyaConfig) {
+    const kohya = await loadKohyaConfig(flags.kohyaConfig);
+    layers.push(kohya.config);
+    notes.push(...kohya.warnings);
+    if (kohya.datasetConfig) {
+      const dataset = await loadKohyaDatasetConfig(kohya.datasetConfig);
+      layers.push(dataset.config);
+      notes.push(...dataset.warnings);
+      if (dataset.subsets.length > 0 && !kohya.config.train_data_dir) {
+        throw new DanluError(
+          `${kohya.datasetConfig}: danlu reads image folders from a train_data_dir of {repeats}_{name} folders`,
+          {
+            code: "KOHYA_DATASET",
+            hint: `lay the subsets out with \`danlu data layout\` (or move ${dataset.subsets.map((s) => s.image_dir).join(", ")} into {num_repeats}_{class_tokens} folders of one train_data_dir) and pass --train-data-dir`,
+          },
+        );
+      }
+    }
+  }
+  if (flags.config) layers.push(await loadTrainConfigFile(flags.config));
+  layers.push(configFromOptions(flags));
+  for (const note of notes) process.stderr.write(`warning: ${note}\n`);
+  return resolveTrainConfig(layers);
+}
+
+async function trainAction(flags: TrainFlags): Promise<void> {
+  const config = await loadLayers(flags);
+  const prepared = await prepareRun(config);
+  const warnings = [...prepared.dataset.warnings, ...prepared.plan.warnings];
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  process.stderr.write(`${prepared.report}\n`);
+  if (flags.dryRun) return;
+
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write("\nstopping now (no state saved)\n");
+      process.exit(130);
+    }
+    process.stderr.write("\ninterrupted: saving a resumable state (Ctrl-C again to stop at once)...\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const renderer = new ProgressRenderer({ totalEpochs: prepared.plan.numEpochs });
+  try {
+    const result = await runTraining(config, prepared, {
+      resume: flags.resume ?? null,
+      signal: controller.signal,
+      onNote: (text) => renderer.note(text),
+      onEvent: (event) => (flags.json ? printJson(event) : showEvent(renderer, event)),
+    });
+    renderer.finish();
+    printOutcome(config, result, flags);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function printJson(event: EngineEvent): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+function showEvent(renderer: ProgressRenderer, event: EngineEvent): void {
+  renderer.update(event);
+  if (event.event === "checkpoint" && event.kind !== "state") renderer.note(`saved ${event.path}`);
+  if (event.event === "checkpoint" && event.kind === "state") renderer.note(`saved state ${event.path}`);
+  if (event.event === "sample") renderer.note(`sample ${event.path}`);
+  if (event.event === "log" && event.level !== "debug") renderer.note(`${event.level}: ${event.message}`);
+  if (event.event === "ready") renderer.note(`engine ready on ${event.device} (${event.dtype})`);
+}
+
+function printOutcome(config: TrainConfig, result: EngineRunResult, flags: TrainFlags): void {
+  const logs = logDirOf(config);
+  if (result.status === "cancelled") {
+    const again = result.stateDir
+      ? `resume with: danlu train ${flags.config ? `--config ${flags.config} ` : "<same settings> "}--resume ${result.stateDir}`
+      : "nothing was saved yet (it stopped before the first step)";
+    process.stderr.write(`stopped at step ${result.step}; ${again}\nlogs: ${logs}\n`);
+    process.exitCode = 130;
+    return;
+  }
+  if (flags.json) return;
+  const files = result.outputs.filter((path) => path.endsWith(".safetensors"));
+  process.stdout.write(
+    [
+      `trained ${result.steps} steps in ${result.elapsedS.toFixed(1)} s`,
+      ...files.map((file) => `  ${file}`),
+      `logs, loss history and the engine spec: ${logs}`,
+      `inspect a file: danlu lora info ${files.at(-1) ?? "<file>"}`,
+    ].join("\n") + "\n",
+  );
+}

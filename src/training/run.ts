@@ -1,0 +1,164 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { TrainConfig } from "../config/index.ts";
+import { readKohyaDataset, type KohyaDataset } from "../dataset/kohya/index.ts";
+import { runEngine, type EngineRunResult } from "../engine/driver.ts";
+import type { EngineEvent } from "../engine/protocol.ts";
+import type { Arch } from "../engine/spec.ts";
+import { DanluError } from "../errors.ts";
+import { loadSamplePrompts, SD_SCRIPTS_SAMPLE_DEFAULTS } from "../sampling/index.ts";
+import { detectArch } from "./arch.ts";
+import { DEFAULT_CAPTION_OPTIONS, type CaptionOptions } from "./captions.ts";
+import { LossHistory, TrainLog } from "./history.ts";
+import { datasetMetadata } from "./metadata.ts";
+import { buildPlan, type TrainPlan } from "./plan.ts";
+import { formatPlan } from "./plan-report.ts";
+import { buildTrainSpec } from "./spec-builder.ts";
+
+export interface PreparedRun {
+  arch: Arch;
+  dataset: KohyaDataset;
+  plan: TrainPlan;
+  /** The plan as a person reads it (folders, buckets, steps, what is saved when). */
+  report: string;
+}
+
+export function captionOptionsOf(config: TrainConfig): CaptionOptions {
+  return {
+    ...DEFAULT_CAPTION_OPTIONS,
+    captionPrefix: config.caption_prefix,
+    captionSuffix: config.caption_suffix,
+    shuffleCaption: config.shuffle_caption,
+    keepTokens: config.keep_tokens,
+    keepTokensSeparator: config.keep_tokens_separator,
+    captionSeparator: config.caption_separator,
+    captionDropoutRate: config.caption_dropout_rate,
+    captionTagDropoutRate: config.caption_tag_dropout_rate,
+  };
+}
+
+/** Everything that can be checked without the GPU: model kind, dataset, buckets, steps. */
+export async function prepareRun(config: TrainConfig): Promise<PreparedRun> {
+  const arch = await detectArch(config);
+  const dataset = await readKohyaDataset({
+    trainDataDir: config.train_data_dir ?? "",
+    regDataDir: config.reg_data_dir ?? null,
+    captionExtension: config.caption_extension,
+  });
+  const [width, height] = config.resolution;
+  const plan = buildPlan(dataset, {
+    arch,
+    resolution: [width, height],
+    enableBucket: config.enable_bucket,
+    minBucketReso: config.min_bucket_reso,
+    maxBucketReso: config.max_bucket_reso,
+    bucketResoSteps: config.bucket_reso_steps,
+    bucketNoUpscale: config.bucket_no_upscale,
+    batchSize: config.train_batch_size,
+    maxTrainEpochs: config.max_train_epochs ?? null,
+    maxTrainSteps: config.max_train_steps,
+    gradientAccumulationSteps: config.gradient_accumulation_steps,
+    seed: config.seed,
+    captions: captionOptionsOf(config),
+    flipAug: config.flip_aug,
+    priorLossWeight: config.prior_loss_weight,
+  });
+  const report = formatPlan(plan, {
+    saveEveryNEpochs: config.save_every_n_epochs,
+    saveEveryNSteps: config.save_every_n_steps,
+    outputName: config.output_name,
+  });
+  return { arch, dataset, plan, report };
+}
+
+export interface TrainRunOptions {
+  /** A state folder from an earlier run of the same config (`{name}-...-state`). */
+  resume: string | null;
+  signal?: AbortSignal;
+  /** Every engine event, in order (the CLI renders progress or prints JSON). */
+  onEvent: (event: EngineEvent) => void;
+  /** Lines for a person (warnings, where files go). */
+  onNote: (text: string) => void;
+}
+
+/** Where a run keeps its records: `{output_dir}/logs/{output_name}/`. */
+export function logDirOf(config: TrainConfig): string {
+  return join(resolve(config.output_dir), "logs", config.output_name);
+}
+
+/** Trains one LoRA: prepare, write the spec, drive the engine, keep loss.csv and train.log. */
+export async function runTraining(
+  config: TrainConfig,
+  prepared: PreparedRun,
+  options: TrainRunOptions,
+): Promise<EngineRunResult> {
+  const { plan, arch, dataset } = prepared;
+  const resume = options.resume ? checkResumeState(options.resume) : null;
+  const prompts = config.sample_prompts
+    ? await loadSamplePrompts(config.sample_prompts, {
+        ...SD_SCRIPTS_SAMPLE_DEFAULTS,
+        width: config.resolution[0],
+        height: config.resolution[1],
+        sampler: config.sample_sampler,
+        seed: config.seed,
+      })
+    : { prompts: [], warnings: [] };
+  for (const warning of prompts.warnings) options.onNote(`warning: ${warning}`);
+  const metadata: Record<string, string> = {
+    ...datasetMetadata(plan, {
+      subsets: dataset.subsets,
+      captions: captionOptionsOf(config),
+      flipAug: config.flip_aug,
+      randomCrop: false,
+      priorLossWeight: config.prior_loss_weight,
+    }),
+    ...(config.training_comment ? { ss_training_comment: config.training_comment } : {}),
+    ...(config.trigger_word ? { "modelspec.trigger_phrase": config.trigger_word } : {}),
+  };
+  const spec = buildTrainSpec(config, plan, {
+    arch,
+    metadata,
+    prompts: prompts.prompts,
+    resume: resume?.dir ?? null,
+  });
+
+  const logDir = logDirOf(config);
+  mkdirSync(logDir, { recursive: true });
+  const history = new LossHistory(join(logDir, "loss.csv"), resume ? { resumeAfterStep: resume.step } : {});
+  const log = new TrainLog(join(logDir, "train.log"));
+  log.note(resume ? `resuming from ${resume.dir} at step ${resume.step}` : "new run");
+  log.note(prepared.report);
+  try {
+    return await runEngine("train", spec, {
+      specPath: join(logDir, "spec.json"),
+      logPath: log.path,
+      signal: options.signal,
+      onStderrLine: (line) => log.stderr(line),
+      onEvent: (event) => {
+        log.event(event);
+        if (event.event === "progress") history.append(event);
+        options.onEvent(event);
+      },
+    });
+  } finally {
+    history.close();
+    log.close();
+  }
+}
+
+/** A resumable state folder: checked before the engine starts, so a typo costs no model load. */
+function checkResumeState(dir: string): { dir: string; step: number } {
+  const path = resolve(dir);
+  const stateFile = join(path, "train_state.json");
+  if (!existsSync(stateFile)) {
+    throw new DanluError(`--resume '${dir}' is not a danlu training state (no train_state.json in it)`, {
+      code: "BAD_RESUME",
+      hint: "pass a '{output_name}-NNNNNN-state' or '{output_name}-stepNNNNNNNN-state' folder from the output folder",
+    });
+  }
+  const state = JSON.parse(readFileSync(stateFile, "utf8")) as { current_step?: unknown };
+  if (typeof state.current_step !== "number") {
+    throw new DanluError(`${stateFile} has no current_step`, { code: "BAD_RESUME" });
+  }
+  return { dir: path, step: state.current_step };
+}

@@ -1,0 +1,90 @@
+import { resolve } from "node:path";
+import { parseOptimizerArgs, type TrainConfig } from "../config/index.ts";
+import type { Arch, TrainSpec } from "../engine/spec.ts";
+import type { TrainPlan } from "./plan.ts";
+
+type SamplePrompt = TrainSpec["sample"]["prompts"][number];
+
+/** Warmup as sd-scripts reads it: a count, or a ratio (< 1) of the total optimizer steps. */
+export function warmupSteps(value: number, totalSteps: number): number {
+  return value < 1 && value > 0 ? Math.floor(value * totalSteps) : Math.round(value);
+}
+
+/**
+ * The engine's spec for one run: every default resolved, every path absolute, the plan's images and
+ * batches included. `metadata` holds the ss_* keys only the TypeScript side knows (dataset, captions).
+ */
+export function buildTrainSpec(
+  config: TrainConfig,
+  plan: TrainPlan,
+  context: { arch: Arch; metadata: Record<string, string>; prompts: SamplePrompt[]; resume: string | null },
+): TrainSpec {
+  const optimizerArgs = parseOptimizerArgs(config.optimizer_args);
+  const lr = config.learning_rate;
+  const sampling = config.sample_prompts !== undefined && config.sample_prompts !== null;
+  return {
+    version: 1,
+    model: {
+      path: resolve(config.pretrained_model_name_or_path),
+      arch: context.arch,
+      v_prediction: config.v_parameterization ?? null,
+      vae_path: config.vae ? resolve(config.vae) : null,
+    },
+    output: {
+      dir: resolve(config.output_dir),
+      name: config.output_name,
+      save_every_n_epochs: config.save_every_n_epochs,
+      save_every_n_steps: config.save_every_n_steps,
+      save_state: config.save_state,
+      save_precision: config.save_precision,
+      metadata: context.metadata,
+    },
+    network: {
+      module: "lora",
+      dim: config.network_dim,
+      alpha: config.network_alpha,
+      train_unet: !config.network_train_text_encoder_only,
+      train_text_encoder: !config.network_train_unet_only,
+    },
+    optimizer: {
+      type: config.optimizer_type,
+      unet_lr: config.unet_lr ?? lr,
+      text_encoder_lr: config.text_encoder_lr ?? lr,
+      weight_decay: optimizerArgs.weight_decay,
+      betas: optimizerArgs.betas,
+      eps: optimizerArgs.eps,
+      max_grad_norm: config.max_grad_norm,
+    },
+    scheduler: {
+      type: config.lr_scheduler,
+      warmup_steps: warmupSteps(config.lr_warmup_steps, plan.totalSteps),
+      num_cycles: config.lr_scheduler_num_cycles,
+      power: config.lr_scheduler_power,
+    },
+    training: {
+      device: config.device,
+      mixed_precision: config.mixed_precision,
+      gradient_checkpointing: config.gradient_checkpointing,
+      gradient_accumulation_steps: config.gradient_accumulation_steps,
+      cache_latents: config.cache_latents || config.cache_latents_to_disk,
+      cache_latents_to_disk: config.cache_latents_to_disk,
+      // SDXL's original VAE overflows in fp16: keep it in float32 unless the run is all float32 anyway.
+      vae_fp32: config.no_half_vae || (context.arch === "sdxl" && config.mixed_precision === "fp16"),
+      clip_skip: config.clip_skip,
+      max_token_length: config.max_token_length,
+      seed: config.seed,
+      noise_offset: config.noise_offset,
+      epochs: plan.numEpochs,
+      total_steps: plan.totalSteps,
+    },
+    images: plan.images,
+    epochs: plan.epochs,
+    sample: {
+      prompts: sampling ? context.prompts : [],
+      every_n_epochs: sampling ? config.sample_every_n_epochs : 0,
+      every_n_steps: sampling ? config.sample_every_n_steps : 0,
+      at_start: sampling && config.sample_at_first,
+    },
+    resume: context.resume,
+  };
+}

@@ -21,7 +21,9 @@ for _logging in (_diffusers_logging, _transformers_logging):
     _logging.disable_progress_bar()
     _logging.set_verbosity_error()
 
+from .inspect import inspect_checkpoint  # noqa: E402
 from .loader import BaseModel, load_base_model  # noqa: E402
+from .naming import ldm_unet_module_names  # noqa: E402
 from .tiny import make_tiny  # noqa: E402
 
-__all__ = ["BaseModel", "load_base_model", "make_tiny"]
+__all__ = ["BaseModel", "inspect_checkpoint", "ldm_unet_module_names", "load_base_model", "make_tiny"]

@@ -63,6 +63,9 @@ def unet_ldm_path(path: str, layout: UnetLayout) -> str | None:
     ``down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q`` -> ``input_blocks.4.1.transformer_blocks.0.attn1.to_q``
     """
     per_level = layout.layers_per_block + 1  # LDM input_blocks per level: the resnets, then the downsampler
+    containers = {"time_embedding": "time_embed", "add_embedding": "label_emb.0"}  # children differ: below
+    if path in containers:
+        return containers[path]
     simple = (
         (r"conv_in", "input_blocks.0.0"),
         (r"time_embedding\.linear_1", "time_embed.0"),
@@ -90,14 +93,14 @@ def unet_ldm_path(path: str, layout: UnetLayout) -> str | None:
             return f"{blocks}.{index}.1{rest}"
         rest = _resnet_child(rest)
         return None if rest is None else f"{blocks}.{index}.0{rest}"
-    m = re.fullmatch(r"down_blocks\.(\d+)\.downsamplers\.0\.conv((?:\..+)?)", path)
-    if m:
-        return f"input_blocks.{(int(m.group(1)) + 1) * per_level}.0.op{m.group(2)}"
-    m = re.fullmatch(r"up_blocks\.(\d+)\.upsamplers\.0\.conv((?:\..+)?)", path)
+    m = re.fullmatch(r"down_blocks\.(\d+)\.downsamplers\.0((?:\.conv)?)((?:\..+)?)", path)
+    if m:  # Downsample2D -> input_blocks.N.0, its conv -> .op
+        return f"input_blocks.{(int(m.group(1)) + 1) * per_level}.0" + (".op" + m.group(3) if m.group(2) else m.group(3))
+    m = re.fullmatch(r"up_blocks\.(\d+)\.upsamplers\.0((?:\..+)?)", path)
     if m:
         level = int(m.group(1))
         slot = 2 if layout.up_block_has_attention[level] else 1  # after the resnet (and the attention)
-        return f"output_blocks.{level * per_level + layout.layers_per_block}.{slot}.conv{m.group(2)}"
+        return f"output_blocks.{level * per_level + layout.layers_per_block}.{slot}{m.group(2)}"
     return None
 
 

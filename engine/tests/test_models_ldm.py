@@ -1,0 +1,78 @@
+"""The diffusers <-> LDM key mapping, checked against diffusers' own (independent) LDM converters, and the
+sd-scripts SDXL module names."""
+from __future__ import annotations
+
+import pytest
+import torch
+from accelerate import init_empty_weights
+from diffusers.loaders import single_file_utils as sfu
+
+from danlu_engine.models import build, configs, ldm_unet_module_names
+from danlu_engine.models.single_file import ldm_state_dict
+from danlu_engine.models.tiny import build_tiny_modules
+
+
+def _same_tensors(ours: dict, theirs: dict, what: str) -> None:
+    assert set(ours) == set(theirs), (what, sorted(set(ours) ^ set(theirs))[:5])
+    for key, value in ours.items():
+        assert torch.equal(value, theirs[key].reshape(value.shape)), (what, key)
+
+
+@pytest.mark.parametrize("arch", ["sd15", "sd2", "sdxl"])
+def test_ldm_layout_matches_diffusers_converters(arch):
+    modules = build_tiny_modules(arch, seed=5)
+    ldm = ldm_state_dict(arch, modules)
+    unet_config = dict(modules["unet"].config)
+    _same_tensors(modules["unet"].state_dict(), sfu.convert_ldm_unet_checkpoint(ldm, unet_config), "unet")
+    _same_tensors(modules["vae"].state_dict(), sfu.convert_ldm_vae_checkpoint(ldm, dict(modules["vae"].config)), "vae")
+    te = modules["text_encoder"]
+    if arch == "sd2":
+        theirs = sfu.convert_open_clip_checkpoint(te, ldm, prefix="cond_stage_model.model.")
+        layers = te.config.num_hidden_layers  # diffusers keeps every stored layer; SD2 uses one fewer
+        theirs = {k.removeprefix("text_model."): v for k, v in theirs.items() if f"layers.{layers}." not in k}
+        theirs = {k: v for k, v in theirs.items() if k != "text_projection.weight"}
+    else:
+        theirs = {k.removeprefix("text_model."): v for k, v in sfu.convert_ldm_clip_checkpoint(ldm).items()
+                  if not k.startswith("conditioner.embedders.1")}
+    _same_tensors(te.state_dict(), theirs, "text_encoder")
+    if arch == "sdxl":
+        te2 = modules["text_encoder_2"]
+        theirs = sfu.convert_open_clip_checkpoint(te2, ldm, prefix="conditioner.embedders.1.model.")
+        _same_tensors(te2.state_dict(), theirs, "text_encoder_2")
+
+
+def test_sdxl_ldm_module_names_as_sd_scripts_names_them():
+    with init_empty_weights():
+        unet = build.build_unet(configs.shipped("sdxl", "unet"))
+    names = ldm_unet_module_names(unet, "sdxl")
+    expected = {
+        "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q": "input_blocks.4.1.transformer_blocks.0.attn1.to_q",
+        "down_blocks.2.attentions.1.transformer_blocks.9.attn2.to_out.0": "input_blocks.8.1.transformer_blocks.9.attn2.to_out.0",
+        "down_blocks.1.attentions.1.proj_in": "input_blocks.5.1.proj_in",
+        "mid_block.attentions.0.transformer_blocks.3.ff.net.0.proj": "middle_block.1.transformer_blocks.3.ff.net.0.proj",
+        "up_blocks.0.attentions.2.transformer_blocks.0.attn1.to_k": "output_blocks.2.1.transformer_blocks.0.attn1.to_k",
+        "up_blocks.1.attentions.0.proj_out": "output_blocks.3.1.proj_out",
+        "down_blocks.0.resnets.1.conv1": "input_blocks.2.0.in_layers.2",
+        "down_blocks.1.resnets.0.conv_shortcut": "input_blocks.4.0.skip_connection",
+        "down_blocks.0.downsamplers.0.conv": "input_blocks.3.0.op",
+        "up_blocks.0.upsamplers.0.conv": "output_blocks.2.2.conv",
+        "up_blocks.2.resnets.2.time_emb_proj": "output_blocks.8.0.emb_layers.1",
+        "mid_block.resnets.1.conv2": "middle_block.2.out_layers.3",
+        "add_embedding.linear_1": "label_emb.0.0",
+        "conv_out": "out.2",
+    }
+    for diffusers_path, ldm_path in expected.items():
+        assert names[diffusers_path] == ldm_path
+    transformer_children = [p for p in names if ".transformer_blocks." in p and p.endswith("attn1.to_q")]
+    assert len(transformer_children) == 2 * 2 + 2 * 10 + 10 + 3 * 10 + 3 * 2  # = 70 blocks in SDXL
+    assert len(set(names.values())) == len(names)  # one-to-one
+
+
+def test_sd15_upsampler_without_attention_sits_in_slot_one():
+    with init_empty_weights():
+        unet = build.build_unet(configs.shipped("sd15", "unet"))
+    names = ldm_unet_module_names(unet, "sd15")
+    assert names["up_blocks.0.upsamplers.0.conv"] == "output_blocks.2.1.conv"  # UpBlock2D: no attention
+    assert names["up_blocks.1.upsamplers.0.conv"] == "output_blocks.5.2.conv"
+    assert names["down_blocks.2.downsamplers.0.conv"] == "input_blocks.9.0.op"
+    assert names["up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_v"] == "output_blocks.11.1.transformer_blocks.0.attn2.to_v"

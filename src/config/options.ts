@@ -27,12 +27,22 @@ export function formatValue(value: unknown): string {
 
 function placeholder(def: KeyDef): string {
   const first = def.typeLabel.split(" ")[0] ?? "value";
-  return ["int", "number", "path", "string"].includes(first) ? first : "value";
+  const simple = !def.typeLabel.includes("|") && ["int", "number", "path", "string"].includes(first);
+  return simple ? first : "value";
 }
 
-export function helpText(def: KeyDef): string {
-  const negation = def.flag === "switch" ? "; --no-... turns it off" : "";
-  return `${def.description} (${def.typeLabel}, default: ${formatValue(def.default)}${negation})`;
+function switchDefault(key: string, value: unknown): string {
+  const flag = flagOf(key).slice(2);
+  if (value === true) return `default: on; --no-${flag} turns it off`;
+  if (value === null) return `default: detect; --no-${flag} says no`;
+  return "default: off";
+}
+
+/** "description (type, default: x)": what --help prints for a key. */
+export function helpText(key: string, def: KeyDef): string {
+  if (def.flag === "switch") return `${def.description} (${switchDefault(key, def.default)})`;
+  const fallback = def.default === undefined ? "required" : `default: ${formatValue(def.default)}`;
+  return `${def.description} (${def.typeLabel}, ${fallback})`;
 }
 
 /** Adds every training key as a kebab-case flag, help generated from the schema. No commander defaults:
@@ -41,11 +51,11 @@ export function addTrainConfigOptions(command: Command): Command {
   for (const [key, def] of Object.entries(TRAIN_KEYS) as [TrainKey, KeyDef][]) {
     const flag = flagOf(key);
     if (def.flag === "switch") {
-      command.addOption(new Option(flag, helpText(def)).helpGroup(TRAIN_OPTIONS_HEADING));
+      command.addOption(new Option(flag, helpText(key, def)).helpGroup(TRAIN_OPTIONS_HEADING));
       command.addOption(new Option(`--no-${flag.slice(2)}`).hideHelp());
     } else {
       const arg = def.flag === "list" ? `<${placeholder(def)}...>` : `<${placeholder(def)}>`;
-      command.addOption(new Option(`${flag} ${arg}`, helpText(def)).helpGroup(TRAIN_OPTIONS_HEADING));
+      command.addOption(new Option(`${flag} ${arg}`, helpText(key, def)).helpGroup(TRAIN_OPTIONS_HEADING));
     }
   }
   return command;

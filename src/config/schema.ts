@@ -30,9 +30,9 @@ export const TRAIN_KEYS = {
   pretrained_model_name_or_path: requiredPath(
     "base model: a .safetensors/.ckpt checkpoint or a diffusers folder",
   ),
-  v2: detectBool("the base model is SD 2.x (unset: detect from the file)"),
-  sdxl: detectBool("the base model is SDXL (unset: detect from the file)"),
-  v_parameterization: detectBool("the model predicts v (SD2 768-v); unset: detect, else epsilon"),
+  v2: detectBool("the base model is SD 2.x"),
+  sdxl: detectBool("the base model is SDXL"),
+  v_parameterization: detectBool("the model predicts v (SD2 768-v), not noise"),
   vae: optionalStr("a separate VAE file or folder to use instead of the model's own", "path"),
   // dataset
   // Required unless a kohya dataset config gives the folders as subsets (resolveTrainConfig checks).

@@ -119,8 +119,11 @@ describe("danlu tags", () => {
 
   it("truncates to whole tags within the CLIP token budget", async () => {
     await writeFile(join(dir, "a.txt"), "ohwx, red hat, blue umbrella, very long flowing hair");
-    danlu("truncate", dir, "--tokens", "7", "--keep-first", "0");
-    expect(await caption("a")).toBe("ohwx, red hat, blue umbrella"); // ohwx is 2 tokens, 2 commas
+    danlu("truncate", dir, "--tokens", "11", "--keep-first", "0");
+    // ohwx is 1 token, each two-word tag 2, each comma 1: 7 tokens; the last tag would bring it to 12.
+    expect(await caption("a")).toBe("ohwx, red hat, blue umbrella");
+    danlu("truncate", dir, "--tokens", "6", "--keep-first", "0");
+    expect(await caption("a")).toBe("ohwx, red hat");
   });
 
   it("shows and sets one image's caption, recursive folders included", async () => {

@@ -1,4 +1,111 @@
+import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { KNOWN_MODELS } from "../models-store/registry.ts";
+import { listInstalled, modelsDir, pullModel } from "../models-store/store.ts";
 
-// Placeholder: the `danlu models` command is registered here by the work that builds it.
-export function registerModels(_program: Command): void {}
+/** `danlu models list|pull`: the local folder of taggers and captioners. */
+export function registerModels(program: Command): void {
+  const models = program
+    .command("models")
+    .description("taggers and captioning models: what is installed, and downloading known ones");
+
+  models
+    .command("list")
+    .description("show installed models and the ones `danlu models pull` knows")
+    .option("--dir <dir>", "model folder (default $DANLU_MODELS_DIR or ~/.cache/danlu/models)")
+    .option("--json", "print as JSON", false)
+    .action(async (flags: { dir?: string; json: boolean }) => {
+      const installed = await listInstalled(flags.dir);
+      if (flags.json) {
+        process.stdout.write(
+          JSON.stringify({ dir: modelsDir(flags.dir), installed, known: KNOWN_MODELS }, null, 2) + "\n",
+        );
+        return;
+      }
+      process.stdout.write(formatList(modelsDir(flags.dir), installed) + "\n");
+    });
+
+  models
+    .command("pull")
+    .description("download a known model into the model folder (resumes, checks sha256)")
+    .argument("<name>", "a name from `danlu models list`")
+    .option("--dir <dir>", "model folder (default $DANLU_MODELS_DIR or ~/.cache/danlu/models)")
+    .option("--force", "download again even if the files are there", false)
+    .action(async (name: string, flags: { dir?: string; force: boolean }) => {
+      const bar = byteProgress();
+      const record = await pullModel(name, {
+        ...(flags.dir ? { dir: flags.dir } : {}),
+        force: flags.force,
+        onFile: (path, index, count) => bar.file(`${path} (${index + 1}/${count})`),
+        onProgress: bar.update,
+      }).finally(bar.stop);
+      const lines = [`${record.name} is in ${modelsDir(flags.dir)}/${record.name}`];
+      for (const f of record.files) {
+        lines.push(
+          `  ${f.path}  ${megabytes(f.size)}  sha256 ${f.sha256}${f.checked ? " (checked)" : " (recorded)"}`,
+        );
+      }
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+}
+
+type Installed = Awaited<ReturnType<typeof listInstalled>>;
+
+function formatList(dir: string, installed: Installed): string {
+  const lines = [`model folder: ${dir}`, ""];
+  if (installed.length === 0) lines.push("installed: none");
+  else lines.push("installed:");
+  for (const m of installed) {
+    lines.push(`  ${m.name.padEnd(30)} ${m.kind.padEnd(10)} ${m.state.padEnd(8)} ${megabytes(m.bytes)}`);
+  }
+  lines.push("", "known (danlu models pull NAME):");
+  const have = new Set(installed.filter((m) => m.state !== "partial").map((m) => m.name));
+  for (const m of KNOWN_MODELS) {
+    const mark = have.has(m.name) ? "*" : " ";
+    lines.push(`${mark} ${m.name.padEnd(30)} ${m.kind.padEnd(10)} ${m.licence.padEnd(11)} ${m.about}`);
+  }
+  return lines.join("\n");
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** A byte progress bar per file on a terminal; one line per file otherwise. */
+function byteProgress() {
+  const tty = process.stderr.isTTY;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: "{file} [{bar}] {percentage}% {received}/{size} MB | {eta_formatted} left",
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let active = false;
+  let name = "";
+  return {
+    file(label: string) {
+      if (active) bar.stop();
+      active = false;
+      name = label;
+      if (!tty) process.stderr.write(`downloading ${label}\n`);
+    },
+    update(received: number, total: number | undefined) {
+      if (!tty) return;
+      const payload = {
+        file: name,
+        received: (received / 1e6).toFixed(1),
+        size: total ? (total / 1e6).toFixed(1) : "?",
+      };
+      if (!active) bar.start(total ?? received, received, payload);
+      active = true;
+      if (total !== undefined) bar.setTotal(total);
+      bar.update(received, payload);
+    },
+    stop() {
+      if (active) bar.stop();
+      active = false;
+    },
+  };
+}

@@ -18,7 +18,8 @@ export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
 
 /**
  * Image files under `dir` as paths relative to it (with `/` separators, the manifest's keys),
- * sorted; hidden files and folders are skipped. Only names are held in memory, never pixels.
+ * sorted. Hidden files are skipped, and so are folders starting with "." or "_" (danlu's own, such
+ * as `_rejected/` from `danlu data check --fix`). Only names are held in memory, never pixels.
  */
 export async function listImages(dir: string, recursive: boolean): Promise<string[]> {
   const found: string[] = [];
@@ -27,7 +28,7 @@ export async function listImages(dir: string, recursive: boolean): Promise<strin
     for (const entry of entries) {
       if (entry.name.startsWith(".")) continue;
       const path = join(folder, entry.name);
-      if (entry.isDirectory() && recursive) await walk(path);
+      if (entry.isDirectory() && recursive && !entry.name.startsWith("_")) await walk(path);
       else if (entry.isFile() && IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
         found.push(relative(dir, path).split(sep).join("/"));
       }

@@ -145,7 +145,7 @@ async function prepareBatch(
       try {
         return await prepareImage(name, o, slots, manifest, report);
       } catch (error) {
-        report.failed.push({ name, reason: (error as Error).message });
+        report.failed.push({ name, reason: (error as Error).message.split("\n")[0] ?? "" });
         o.onProgress?.(report.written + report.failed.length, report.images, name);
         return undefined;
       }

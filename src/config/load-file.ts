@@ -2,6 +2,7 @@ import { DanluError } from "../errors.ts";
 import { dirname, resolve } from "node:path";
 import { absolutePath, checkKeyValue, readTomlFile, where } from "./check-value.ts";
 import { didYouMean } from "./did-you-mean.ts";
+import { KOHYA_IGNORED_KEYS } from "./kohya-keys.ts";
 import { TRAIN_KEY_NAMES, type TrainConfigLayer } from "./schema.ts";
 
 function isTable(value: unknown): boolean {
@@ -28,7 +29,11 @@ export async function loadTrainConfigFile(path: string): Promise<TrainConfigLaye
     }
     const check = checkKeyValue(key, value);
     if (check.ok) layer[key] = absolutePath(key, check.value, dirname(resolve(path)));
-    else if (!TRAIN_KEY_NAMES.includes(key as never)) {
+    else if (Object.hasOwn(KOHYA_IGNORED_KEYS, key)) {
+      problems.push(
+        `${where(path, text, key)}: ${key} is an sd-scripts setting danlu has no use for (${KOHYA_IGNORED_KEYS[key]})`,
+      );
+    } else if (!TRAIN_KEY_NAMES.includes(key as never)) {
       problems.push(`${where(path, text, key)}: unknown key ${key}${didYouMean(key, TRAIN_KEY_NAMES)}`);
     } else problems.push(`${where(path, text, key)}: ${check.problem}`);
   }

@@ -59,6 +59,14 @@ describe("loadTrainConfigFile", () => {
     expect(error.message).toBe(`${path} line 3: unknown key learing_rate (did you mean learning_rate?)`);
   });
 
+  it("explains sd-scripts keys that danlu has no use for", async () => {
+    const path = await toml("xformers.toml", "xformers = true\n");
+    const error = await errorOf(loadTrainConfigFile(path));
+    expect(error.message).toBe(
+      `${path} line 1: xformers is an sd-scripts setting danlu has no use for (danlu always uses PyTorch SDPA attention)`,
+    );
+  });
+
   it("names the key and expected type for a wrong type, and lists every problem", async () => {
     const path = await toml("types.toml", 'network_dim = "big"\nflip_aug = 1\nseed = 3\n');
     const error = await errorOf(loadTrainConfigFile(path));

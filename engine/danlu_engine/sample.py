@@ -71,7 +71,7 @@ def make_scheduler(name: str, training_scheduler):
     sampler = check_sampler(name, "sample.prompts[].sampler")
     cls = getattr(diffusers, sampler.scheduler)
     # steps_offset 1: what the published SD/SDXL scheduler configs say (the DDPM training schedule has 0)
-    return cls.from_config({**training_scheduler.config, "steps_offset": 1}, **sampler.options)
+    return cls.from_config(training_scheduler.config, steps_offset=1, **sampler.options)
 
 
 def build_pipeline(model, scheduler):
@@ -102,9 +102,11 @@ def a1111_parameters(p: SamplePrompt, model_name: str, model_hash: str | None, c
 class TrainingSampler:
     """Draws spec.sample.prompts with the model as it is now; writes {dir}/sample/*.png; emits events."""
 
-    def __init__(self, model, prompts: list[SamplePrompt], out_dir: str, name: str, device, precision, clip_skip: int,
-                 model_name: str, model_hash: str | None, trainable: list[torch.nn.Module]):
-        self.model, self.prompts, self.out_dir, self.name = model, prompts, os.path.join(out_dir, "sample"), name
+    def __init__(self, model, text, prompts: list[SamplePrompt], out_dir: str, name: str, device, precision,
+                 clip_skip: int, model_name: str, model_hash: str | None, trainable: list[torch.nn.Module]):
+        # text: the training TextConditioner, so samples see prompts exactly as training saw captions
+        self.model, self.text, self.prompts = model, text, prompts
+        self.out_dir, self.name = os.path.join(out_dir, "sample"), name
         self.device, self.precision, self.clip_skip = device, precision, clip_skip
         self.model_name, self.model_hash, self.trainable = model_name, model_hash, trainable
 
@@ -133,17 +135,21 @@ class TrainingSampler:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.precision.weight)
 
+    def _embeddings(self, p: SamplePrompt) -> dict:
+        hidden, pooled = self.text.encode_uncached([p.prompt, p.negative_prompt])
+        embeds = {"prompt_embeds": hidden[:1], "negative_prompt_embeds": hidden[1:]}
+        if pooled is not None:
+            embeds |= {"pooled_prompt_embeds": pooled[:1], "negative_pooled_prompt_embeds": pooled[1:]}
+        return embeds
+
     @torch.no_grad()
     def _draw(self, p: SamplePrompt, path: str) -> None:
         pipe = build_pipeline(self.model, make_scheduler(p.sampler, self.model.noise_scheduler))
         pipe.set_progress_bar_config(disable=True)
         generator = torch.Generator(device="cpu").manual_seed(p.seed)
         with self._autocast():
-            image = pipe(
-                prompt=p.prompt, negative_prompt=p.negative_prompt or None, width=p.width, height=p.height,
-                num_inference_steps=p.steps, guidance_scale=p.scale, generator=generator,
-                clip_skip=self.clip_skip - 1 if self.clip_skip > 1 else None,
-            ).images[0]
+            image = pipe(**self._embeddings(p), width=p.width, height=p.height, num_inference_steps=p.steps,
+                         guidance_scale=p.scale, generator=generator).images[0]
         info = PngInfo()
         info.add_text("parameters", a1111_parameters(p, self.model_name, self.model_hash, self.clip_skip))
         os.makedirs(self.out_dir, exist_ok=True)

@@ -145,7 +145,7 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     if spec.resume:
         start_step = load_state(spec.resume, network, optimizer, scheduler, scaler, fingerprint).current_step
     saver = Saver(spec, training_metadata(spec, facts, _optimizer_name(optimizer)))
-    sampler = _sampler(spec, model, device, precision, facts) if spec.sample.prompts else None
+    sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts else None
     train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint), start_step)
     return saver
 
@@ -155,8 +155,8 @@ def _optimizer_name(optimizer) -> str:
     return f"{cls.__module__}.{cls.__name__}"
 
 
-def _sampler(spec: TrainSpec, model, device, precision, facts: ModelFacts) -> TrainingSampler:
+def _sampler(spec: TrainSpec, model, text, device, precision, facts: ModelFacts) -> TrainingSampler:
     trainable = [model.unet, *model.text_encoders]
-    return TrainingSampler(model, spec.sample.prompts, spec.output.dir, spec.output.name, device, precision,
+    return TrainingSampler(model, text, spec.sample.prompts, spec.output.dir, spec.output.name, device, precision,
                            spec.training.clip_skip, os.path.basename(os.path.normpath(spec.model.path)),
                            facts.model_hash_sha256, trainable)

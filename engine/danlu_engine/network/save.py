@@ -59,7 +59,7 @@ def modelspec_metadata(facts: ModelFacts, title: str, resolution: tuple[int, int
             "stable-diffusion-v2-768-v" if facts.v_prediction else "stable-diffusion-v2-512"
         )
         implementation = "diffusers"
-    return {
+    meta = {
         "modelspec.sai_model_spec": "1.0.1",
         "modelspec.architecture": f"{arch}/lora",
         "modelspec.implementation": implementation,
@@ -67,8 +67,10 @@ def modelspec_metadata(facts: ModelFacts, title: str, resolution: tuple[int, int
         "modelspec.date": datetime.datetime.now().replace(microsecond=0).isoformat(),
         "modelspec.resolution": f"{resolution[0]}x{resolution[1]}",
         "modelspec.prediction_type": "v" if facts.v_prediction else "epsilon",
-        "modelspec.encoder_layer": str(clip_skip),
     }
+    if clip_skip > 1:  # sd-scripts writes it only when clip_skip is set
+        meta["modelspec.encoder_layer"] = str(clip_skip)
+    return meta
 
 
 def _hashes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> tuple[str, str]:

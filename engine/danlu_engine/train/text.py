@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import torch
 
+from .. import cancel
+
 CHUNK = 77  # CLIP's context length
 TOKENS_PER_CHUNK = CHUNK - 2
 
@@ -89,6 +91,9 @@ class TextConditioner:
         self.use_cache = cache
         self.cached: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
+    def encode_uncached(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self._encode(captions)
+
     def _encode(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
         ids = [
             torch.stack([chunked_ids(tok, c, self.max_token_length) for c in captions]).to(self.device)
@@ -101,6 +106,8 @@ class TextConditioner:
     def precache(self, captions: list[str], report: Callable[[int, int], None], batch: int = 16) -> None:
         todo = [c for c in dict.fromkeys(captions) if c not in self.cached]
         for start in range(0, len(todo), batch):
+            if cancel.requested():
+                raise cancel.Cancelled(None, 0)
             part = todo[start : start + batch]
             with torch.no_grad():
                 hidden, pooled = self._encode(part)

@@ -13,17 +13,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from diffusers.utils import logging as _diffusers_logging  # noqa: E402
-from transformers.utils import logging as _transformers_logging  # noqa: E402
+# Exports are imported on first use: inspect_checkpoint needs only torch and safetensors, and importing
+# diffusers costs seconds that `danlu model info` should not pay.
+_EXPORTS = {
+    "BaseModel": ".loader",
+    "load_base_model": ".loader",
+    "inspect_checkpoint": ".inspect",
+    "ldm_unet_module_names": ".naming",
+    "make_tiny": ".tiny",
+}
+__all__ = sorted(_EXPORTS)
 
-# stdout carries protocol events only; progress bars and advice from the libraries would be noise on stderr.
-for _logging in (_diffusers_logging, _transformers_logging):
-    _logging.disable_progress_bar()
-    _logging.set_verbosity_error()
 
-from .inspect import inspect_checkpoint  # noqa: E402
-from .loader import BaseModel, load_base_model  # noqa: E402
-from .naming import ldm_unet_module_names  # noqa: E402
-from .tiny import make_tiny  # noqa: E402
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-__all__ = ["BaseModel", "inspect_checkpoint", "ldm_unet_module_names", "load_base_model", "make_tiny"]
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from diffusers.utils import logging as diffusers_logging
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+from transformers.utils import logging as transformers_logging
+
+# stdout carries protocol events only; the libraries' progress bars and advice would be noise on stderr.
+for _logging in (diffusers_logging, transformers_logging):
+    _logging.disable_progress_bar()
+    _logging.set_verbosity_error()
 
 # The training noise schedule every SD1.x/SD2.x/SDXL model was trained with (sd-scripts uses the same).
 TRAIN_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,

@@ -6,7 +6,11 @@ UNSUPPORTED_ARCH, naming what the file looks like.
 """
 from __future__ import annotations
 
+import os
+import re
+
 from ..protocol import EngineError
+from .checkpoint_file import CheckpointFile
 
 UNET = "model.diffusion_model."
 VAE = "first_stage_model."
@@ -36,6 +40,7 @@ FOREIGN_MARKERS = (
     ("motion_modules.", "an AnimateDiff motion module"),
     ("edm_mean", "Playground v2.5"),
 )
+V_PRED_NAME_HINT = re.compile(r"768-v|v[-_]?pred", re.IGNORECASE)
 LORA_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1", ".lokr_w1", ".oft_blocks", "lora_unet_", "lora_te")
 
 
@@ -91,3 +96,19 @@ def _what_else(keys: list[str]) -> str:
     if any(k.startswith(("down_blocks.", "mid_block.", "text_model.")) for k in keys):
         return "it is one diffusers component's weights; give the whole diffusers model folder instead"
     return f"no UNet weights (model.diffusion_model.*); first keys: {', '.join(sorted(keys)[:3])}"
+
+
+def single_file_v_prediction(ckpt: CheckpointFile, arch: str) -> bool:
+    """v-prediction cannot be read from the weights. The rule, first match wins (an explicit v_prediction
+    argument overrides it): a ``v_pred`` tensor in the file (the ComfyUI marker) -> v; a YAML config next
+    to the file (same name, ``.yaml``, the web UI's convention) saying ``parameterization: "v"`` -> v; the
+    file name containing "768-v" (SD2.x only) or "v-pred" / "v_pred" / "vpred" -> v; otherwise epsilon."""
+    if "v_pred" in ckpt.shapes:
+        return True
+    yaml_path = os.path.splitext(ckpt.path)[0] + ".yaml"
+    if os.path.isfile(yaml_path):
+        with open(yaml_path, encoding="utf-8", errors="replace") as f:
+            if re.search(r"parameterization:\s*[\"']?v[\"']?\s*$", f.read(), re.MULTILINE):
+                return True
+    hint = V_PRED_NAME_HINT.search(os.path.basename(ckpt.path))
+    return bool(hint) and (arch == "sd2" or hint.group(0).lower() != "768-v")

@@ -5,8 +5,6 @@ import json
 import os
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
-from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
 from ..protocol import EngineError
 
@@ -73,6 +71,9 @@ def _load(what: str, folder: str, loader):
 
 
 def load_folder_components(folder: str, arch: str) -> dict[str, torch.nn.Module]:
+    from diffusers import AutoencoderKL, UNet2DConditionModel  # here: inspect must not pay for the import
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
     f32 = torch.float32
     modules = {
         "unet": _load("UNet", os.path.join(folder, "unet"), lambda p: UNet2DConditionModel.from_pretrained(p, torch_dtype=f32)),

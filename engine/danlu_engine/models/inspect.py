@@ -10,9 +10,8 @@ from collections import Counter
 
 from ..protocol import EngineError
 from .checkpoint_file import open_checkpoint, read_safetensors_header
-from .detect import TEXT_ENCODERS, UNET, VAE, detect_single_file_arch
+from .detect import TEXT_ENCODERS, UNET, VAE, detect_single_file_arch, single_file_v_prediction
 from .folder import folder_arch, folder_prediction_type
-from .loader import single_file_v_prediction
 
 FOLDER_COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
 NOTE_PREDICTION = ("prediction type: the weights do not say; {rule}. Set v_prediction explicitly if this "

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
@@ -11,12 +10,10 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from ..protocol import EngineError
 from ..tokenizer import tokenizers_for
 from . import build, configs, folder as folder_mod
-from .checkpoint_file import CheckpointFile, open_checkpoint
-from .detect import detect_single_file_arch
+from .checkpoint_file import open_checkpoint
+from .detect import detect_single_file_arch, single_file_v_prediction
 from .single_file import load_single_file_components
 from .vae_file import load_vae
-
-V_PRED_NAME_HINT = re.compile(r"768-v|v[-_]?pred", re.IGNORECASE)
 
 
 @dataclass
@@ -53,22 +50,6 @@ def legacy_hash(path: str) -> str:
     with open(path, "rb") as f:
         f.seek(0x100000)
         return hashlib.sha256(f.read(0x10000)).hexdigest()[:8]
-
-
-def single_file_v_prediction(ckpt: CheckpointFile, arch: str) -> bool:
-    """v-prediction cannot be read from the weights. The rule, first match wins (an explicit v_prediction
-    argument overrides it): a ``v_pred`` tensor in the file (the ComfyUI marker) -> v; a YAML config next
-    to the file (same name, ``.yaml``, the web UI's convention) saying ``parameterization: "v"`` -> v; the
-    file name containing "768-v" (SD2.x only) or "v-pred" / "v_pred" / "vpred" -> v; otherwise epsilon."""
-    if "v_pred" in ckpt.shapes:
-        return True
-    yaml_path = os.path.splitext(ckpt.path)[0] + ".yaml"
-    if os.path.isfile(yaml_path):
-        with open(yaml_path, encoding="utf-8", errors="replace") as f:
-            if re.search(r"parameterization:\s*[\"']?v[\"']?\s*$", f.read(), re.MULTILINE):
-                return True
-    hint = V_PRED_NAME_HINT.search(os.path.basename(ckpt.path))
-    return bool(hint) and (arch == "sd2" or hint.group(0).lower() != "768-v")
 
 
 def _check_arch(path: str, detected: str, requested: str | None) -> str:

@@ -106,17 +106,18 @@ def _check_cancel(run: Run, epoch: int, step: int) -> None:
         raise cancel.Cancelled(path, step)
 
 
-def _after_step(run: Run, step: int, ended_epochs: list[int]) -> None:
+def _after_step(run: Run, step: int, epoch: int, ended_epochs: list[int]) -> None:
+    """Epoch saves/samples for epochs that ended in this step, then step saves/samples (``epoch``: the
+    epoch of the step's last micro-batch)."""
     spec, name = run.spec, run.spec.output.name
-    for epoch in ended_epochs:
-        if saves_epoch(spec, epoch):
-            run.saver.save_lora(run.network, "epoch", epoch_file(name, epoch), epoch, step)
+    for ended in ended_epochs:
+        if saves_epoch(spec, ended):
+            run.saver.save_lora(run.network, "epoch", epoch_file(name, ended), ended, step)
             if spec.output.save_state:
-                _save_state(run, epoch_state_dir(name, epoch), epoch, step)
+                _save_state(run, epoch_state_dir(name, ended), ended, step)
         every = spec.sample.every_n_epochs
-        if run.sample and every and epoch % every == 0:
-            run.sample(epoch, step, "epoch")
-    epoch = ended_epochs[-1] if ended_epochs else 0
+        if run.sample and every and ended % every == 0:
+            run.sample(ended, step, "epoch")
     if saves_step(spec, step):
         run.saver.save_lora(run.network, "step", step_file(name, step), epoch, step)
         if spec.output.save_state:
@@ -159,7 +160,7 @@ def train(run: Run, start_step: int) -> list[float]:
         epoch = group[-1][0]
         _emit_progress(run, step, epoch, loss, timer, sum(len(b.images) for _, _, b in group))
         ended = sorted({e for e, _, _ in group if last_step_of_epoch[e] == step})
-        _after_step(run, step, ended)
+        _after_step(run, step, epoch, ended)
         timer.reset_lap()
         _check_cancel(run, epoch, step)
     final_epoch = len(run.spec.epochs)

@@ -20,8 +20,8 @@ export interface ImageMeasure {
   error?: string;
 }
 
-/** Decoded at most this big for measuring: enough for detection (1024) and the 512 px sharpness. */
-const WORKING_SIDE = 1024;
+/** Decoded at most this big (px, long side) for measuring: the detector input size, above the 512 px sharpness scale. */
+const WORKING_SIDE = 640;
 const WHITE = { r: 255, g: 255, b: 255 };
 
 export async function measureImage(

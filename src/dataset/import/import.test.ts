@@ -137,6 +137,15 @@ describe("importImages with good input", () => {
     expect(rocket?.source_sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it("does not read its own output folder when it lies inside the source folder", async () => {
+    const nested = join(work, "nested");
+    await mkdir(nested, { recursive: true });
+    await copyFile(join(PHOTOS, "rocket.jpg"), join(nested, "rocket.jpg"));
+    await importImages([nested], { outDir: join(nested, "dataset") });
+    const again = await importImages([nested], { outDir: join(nested, "dataset") });
+    expect(again.entries.map((entry) => entry.status)).toEqual(["duplicate"]);
+  });
+
   it("a second import adds new images, skips exact duplicates and never overwrites", async () => {
     const out = join(work, "out-again");
     await importImages([src], { outDir: out });

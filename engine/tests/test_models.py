@@ -142,3 +142,20 @@ def test_make_tiny_refuses_to_overwrite_a_foreign_folder(tmp_path):
         make_tiny("sd15", str(tmp_path), single_file=False, seed=0)
     assert getattr(e.value, "code", None) == "BAD_SPEC"
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_vae_path_replaces_the_model_vae(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder, single = tiny["sd15"]
+    make_tiny("sd15", str(tmp_path / "other.safetensors"), single_file=True, seed=99)
+    ldm_vae = {k.removeprefix("first_stage_model."): v for k, v in load_file(str(tmp_path / "other.safetensors")).items()
+               if k.startswith("first_stage_model.")}
+    save_file(ldm_vae, str(tmp_path / "vae.safetensors"))  # as the web UIs' VAE files are laid out
+    reference = load_base_model(str(tmp_path / "other.safetensors")).vae.state_dict()
+    for vae_path in (str(tmp_path / "vae.safetensors"), os.path.join(folder, "vae"), folder):
+        expected = reference if vae_path.endswith(".safetensors") else load_base_model(folder).vae.state_dict()
+        vae = load_base_model(single, vae_path=vae_path).vae
+        assert vae.config.scaling_factor == 0.18215 and not vae.training
+        for key, value in vae.state_dict().items():
+            assert torch.equal(value, expected[key]), (vae_path, key)

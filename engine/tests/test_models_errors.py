@@ -70,6 +70,12 @@ def test_random_bytes_and_json_are_not_checkpoints(tmp_path):
     _raises(str(folder), "BAD_MODEL", "model_index.json")
 
 
+def test_a_vae_alone_is_not_a_base_model(tiny_sd15, tmp_path):
+    vae = {k: v for k, v in load_file(tiny_sd15).items() if k.startswith("first_stage_model.")}
+    save_file(vae, str(tmp_path / "vae.safetensors"))
+    _raises(str(tmp_path / "vae.safetensors"), "BAD_MODEL", "VAE")
+
+
 def test_truncated_safetensors(tiny_sd15, tmp_path):
     cut = tmp_path / "cut.safetensors"
     data = open(tiny_sd15, "rb").read()

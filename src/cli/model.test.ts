@@ -12,24 +12,45 @@ describe("model info formatting", () => {
     expect(formatCount(12_345)).toBe("12.3K");
   });
 
-  it("puts the well-known fields first under readable labels, then the rest", () => {
+  it("puts the well-known fields first under readable labels, then the rest, then the notes", () => {
     const text = formatModelInfo({
-      extra_note: "x",
-      format: "safetensors",
-      size_bytes: 2_132_625_894,
+      path: "/m/tiny.safetensors",
+      format: "single_file",
       arch: "sd15",
       prediction_type: "epsilon",
       dtype: "float16",
-      parameters: { unet: 859_520_964, text_encoder: 123_060_480 },
+      dtypes: { float16: 1100, float32: 30 },
+      size_bytes: 2_132_625_894,
+      parameters: { text_encoder: 123_060_480, vae: 83_653_863, unet: 859_520_964 },
+      global_step: 470000,
+      notes: ["holds EMA weights", "prediction type assumed"],
     });
     expect(text.split("\n")).toEqual([
+      "file:         /m/tiny.safetensors",
+      "format:       single-file .safetensors",
       "architecture: SD1.x (sd15)",
-      "prediction:   epsilon",
-      "dtype:        float16",
+      "prediction:   epsilon (noise)",
+      "dtype:        float16 (1100 tensors), float32 (30)",
       "size:         2.13 GB",
-      "format:       safetensors",
-      "parameters:   unet 860M, text_encoder 123M",
-      "extra note:   x",
+      "parameters:   1.07B (text_encoder 123M, vae 83.7M, unet 860M)",
+      "global step:  470000",
+      "notes:",
+      "  - holds EMA weights",
+      "  - prediction type assumed",
+    ]);
+  });
+
+  it("shows one dtype plainly and passes unknown values through", () => {
+    const text = formatModelInfo({
+      arch: "sd9",
+      format: "diffusers",
+      dtype: "float32",
+      dtypes: { float32: 10 },
+    });
+    expect(text.split("\n")).toEqual([
+      "format:       diffusers folder",
+      "architecture: sd9",
+      "dtype:        float32",
     ]);
   });
 });

@@ -59,7 +59,7 @@ export function registerModel(program: Command): void {
       const layout = options.singleFile ? "single file" : "diffusers folder";
       print(`wrote a tiny ${options.arch} model (${layout}, seed ${options.seed}): ${out}`);
       print(
-        `  ${result.outputs.length} files, ${formatBytes(totalBytes(result.outputs))}; random weights: it draws noise.`,
+        `  ${plural(result.outputs.length, "file")}, ${formatBytes(totalBytes(result.outputs))}; random weights: it draws noise.`,
       );
     });
 
@@ -137,6 +137,12 @@ const ARCH_NAMES: Record<string, string> = {
   sd2: "SD2.x (sd2)",
   sdxl: "SDXL base (sdxl)",
 };
+const FORMAT_NAMES: Record<string, string> = {
+  single_file: "single-file .safetensors",
+  ckpt: ".ckpt (read with torch's weights-only loader)",
+  diffusers: "diffusers folder",
+};
+const PREDICTION_NAMES: Record<string, string> = { epsilon: "epsilon (noise)", v_prediction: "v-prediction" };
 
 /** Parameter counts as people say them: "860M", "2.57B". */
 export function formatCount(count: number): string {
@@ -146,40 +152,62 @@ export function formatCount(count: number): string {
   return String(count);
 }
 
-function formatValue(key: string, value: unknown): string {
-  if (key === "arch" && typeof value === "string") return ARCH_NAMES[value] ?? value;
-  if (key.endsWith("bytes") && typeof value === "number") return formatBytes(value);
-  if (key.startsWith("param") && typeof value === "number") return formatCount(value);
-  if (key.startsWith("param") && value && typeof value === "object") {
-    const parts = Object.entries(value).map(
-      ([name, n]) => `${name} ${typeof n === "number" ? formatCount(n) : String(n)}`,
-    );
-    return parts.join(", ");
-  }
-  if (typeof value === "string") return value;
-  return JSON.stringify(value);
+/** "4.2M (unet 2.2M, text_encoder 1.7M, vae 334.4K)" from component -> count. */
+function formatParameters(parameters: Record<string, unknown>): string {
+  const counts = Object.entries(parameters).filter(
+    (entry): entry is [string, number] => typeof entry[1] === "number",
+  );
+  const total = counts.reduce((sum, [, n]) => sum + n, 0);
+  return `${formatCount(total)} (${counts.map(([name, n]) => `${name} ${formatCount(n)}`).join(", ")})`;
 }
 
-/** The engine's `info` answer as aligned "label: value" lines, the well-known fields first. */
+/** "float16", or "float16 (1100 tensors), float32 (30)" when the file mixes dtypes. */
+function formatDtypes(dtype: unknown, dtypes: unknown): string {
+  const counts = dtypes && typeof dtypes === "object" ? Object.entries(dtypes) : [];
+  if (counts.length <= 1) return String(dtype);
+  return counts.map(([name, n], i) => `${name} (${String(n)}${i === 0 ? " tensors" : ""})`).join(", ");
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+function formatField(key: string, value: unknown, data: Record<string, unknown>): string {
+  const text = typeof value === "string" ? value : "";
+  if (key === "arch") return ARCH_NAMES[text] ?? text;
+  if (key === "format") return FORMAT_NAMES[text] ?? text;
+  if (key === "prediction_type") return PREDICTION_NAMES[text] ?? text;
+  if (key === "dtype") return formatDtypes(value, data.dtypes);
+  if (key === "size_bytes" && typeof value === "number") return formatBytes(value);
+  if (key === "parameters" && isRecord(value)) return formatParameters(value);
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** The engine's `info` answer for a person: aligned "label: value" lines, then the notes. */
 export function formatModelInfo(data: Record<string, unknown>): string {
   const labels: Record<string, string> = {
     path: "file",
+    format: "format",
     arch: "architecture",
     prediction_type: "prediction",
     dtype: "dtype",
     size_bytes: "size",
-    format: "format",
     parameters: "parameters",
   };
+  const shownElsewhere = new Set(["dtypes", "notes"]);
   const keys = [
     ...Object.keys(labels).filter((key) => key in data),
-    ...Object.keys(data).filter((key) => !(key in labels)),
+    ...Object.keys(data).filter((key) => !(key in labels) && !shownElsewhere.has(key)),
   ];
-  const named = keys.map(
-    (key) => [labels[key] ?? key.replace(/_/g, " "), formatValue(key, data[key])] as const,
-  );
-  const width = Math.max(...named.map(([label]) => label.length));
-  return named.map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${value}`).join("\n");
+  const rows = keys.map((key) => [labels[key] ?? key.replace(/_/g, " "), formatField(key, data[key], data)]);
+  const width = Math.max(0, ...rows.map(([label]) => label!.length));
+  const lines = rows.map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${value}`);
+  const notes = Array.isArray(data.notes) ? data.notes.map(String) : [];
+  if (notes.length) lines.push("notes:", ...notes.map((note) => `  - ${note}`));
+  return lines.join("\n");
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function print(text: string): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DanluError } from "../errors.ts";
+import { DanluError, formatError } from "../errors.ts";
 import { EngineFailure, EngineProcessError, describeExit } from "./errors.ts";
 import { ENGINE_ERROR_CODES } from "./protocol.ts";
 
@@ -57,5 +57,17 @@ describe("describeExit", () => {
     expect(describeExit(null, "SIGUSR2")).toBe("was stopped by SIGUSR2");
     expect(describeExit(2, null)).toContain("spec file");
     expect(describeExit(7, null)).toBe("exited with code 7");
+  });
+});
+
+describe("EngineFailure with a traceback", () => {
+  it("shows the engine's traceback through formatError in debug mode only", () => {
+    const error = new EngineFailure(
+      "INTERNAL",
+      "ValueError: x",
+      'Traceback (most recent call last):\n  File "a.py"',
+    );
+    expect(formatError(error, true)).toContain('File "a.py"');
+    expect(formatError(error, false)).not.toContain("Traceback");
   });
 });

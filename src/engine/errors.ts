@@ -92,7 +92,10 @@ export class EngineFailure extends DanluError {
         ? `${hint} The full log is ${context.logPath}.`
         : `${hint} Run again with DANLU_DEBUG=1 to see the engine's traceback.`;
     }
-    super(`${help.summary}: ${engineMessage}`, { code: engineCode, hint, cause: detail ?? undefined });
+    // The traceback as the cause's stack: formatError shows it with DANLU_DEBUG=1.
+    const cause =
+      detail === null ? undefined : Object.assign(new Error("engine traceback"), { stack: detail });
+    super(`${help.summary}: ${engineMessage}`, { code: engineCode, hint, cause });
     this.name = "EngineFailure";
     this.engineCode = engineCode;
     this.detail = detail;

@@ -129,3 +129,14 @@ def test_wrong_requested_arch(tiny_sd15):
     with pytest.raises(EngineError) as e:
         load_base_model(tiny_sd15, arch="sdxl")
     assert e.value.code == "BAD_MODEL" and "sd15" in e.value.message
+
+
+def test_early_sd1_layout_without_text_model_level(tiny_sd15, tmp_path):
+    prefix = "cond_stage_model.transformer.text_model."
+    tensors = {(k.replace(prefix, "cond_stage_model.transformer.") if k.startswith(prefix) else k): v
+               for k, v in load_file(tiny_sd15).items()}
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old))
+    a, b = load_base_model(tiny_sd15), load_base_model(str(old))
+    for (name, p), (_, q) in zip(a.text_encoders[0].named_parameters(), b.text_encoders[0].named_parameters()):
+        assert torch.equal(p, q), name

@@ -76,3 +76,27 @@ def test_sd15_upsampler_without_attention_sits_in_slot_one():
     assert names["up_blocks.1.upsamplers.0.conv"] == "output_blocks.5.2.conv"
     assert names["down_blocks.2.downsamplers.0.conv"] == "input_blocks.9.0.op"
     assert names["up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_v"] == "output_blocks.11.1.transformer_blocks.0.attn2.to_v"
+
+
+@pytest.mark.parametrize("variant", ["sd15", "sd2-512", "sd2-768-v", "sdxl"])
+def test_full_size_configs_are_derived_back_from_their_shapes(variant):
+    """A real checkpoint's tensor shapes (made on the meta device: no memory) give back the shipped configs."""
+    from danlu_engine.models import derive
+
+    arch = variant.split("-")[0]
+    with init_empty_weights():
+        modules = {"unet": build.build_unet(configs.shipped(variant, "unet")),
+                   "vae": build.build_vae(configs.shipped(variant, "vae")),
+                   "text_encoder": build.build_text_encoder(configs.shipped(variant, "text_encoder"), False)}
+        if arch == "sdxl":
+            modules["text_encoder_2"] = build.build_text_encoder(configs.shipped(variant, "text_encoder_2"), True)
+    shapes = {k: tuple(v.shape) for k, v in ldm_state_dict(arch, modules).items()}
+    derived = {"unet": derive.unet_config(arch, variant, shapes, "x"), "vae": derive.vae_config(variant, shapes, "x"),
+               "text_encoder": derive.text_config(arch, variant, 0, shapes, "x")}
+    if arch == "sdxl":
+        derived["text_encoder_2"] = derive.text_config(arch, variant, 1, shapes, "x")
+    for name, config in derived.items():
+        shipped = configs.shipped(variant, name)
+        if name == "text_encoder" and arch != "sdxl":
+            config.pop("projection_dim"), shipped.pop("projection_dim")  # CLIPTextModel has no projection
+        assert config == shipped, name

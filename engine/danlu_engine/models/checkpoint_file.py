@@ -34,6 +34,7 @@ class CheckpointFile:
     metadata: dict[str, str] = field(default_factory=dict)
     extras: dict = field(default_factory=dict)  # ckpt top-level entries besides the state dict (global_step)
     _tensors: dict | None = None  # ckpt: the loaded state dict
+    stored_names: dict[str, str] = field(default_factory=dict)  # normalised name -> name in the file, where they differ
 
     def keys(self) -> list[str]:
         return list(self.shapes)
@@ -42,13 +43,15 @@ class CheckpointFile:
     def reader(self) -> Iterator[Callable[[str], torch.Tensor]]:
         """``with ckpt.reader() as get: get(key)``: one open file for many reads (safetensors re-parses its
         header on every open, which is slow for thousands of tensors)."""
+        rename = self.stored_names.get
         if self._tensors is not None:
-            yield self._tensors.__getitem__
+            tensors = self._tensors
+            yield lambda key: tensors[rename(key, key)]
             return
         from safetensors import safe_open
 
         with safe_open(self.path, framework="pt") as f:
-            yield f.get_tensor
+            yield lambda key: f.get_tensor(rename(key, key))
 
 
 def _not_a_checkpoint(path: str, why: str) -> EngineError:
@@ -139,6 +142,20 @@ def read_ckpt(path: str) -> CheckpointFile:
     )
 
 
+def _normalise_legacy_clip_names(ckpt: CheckpointFile) -> CheckpointFile:
+    """Early SD1.x files store the CLIP tower without transformers' ``text_model.`` level: add it."""
+    p = "cond_stage_model.transformer."
+    legacy = [k for k in ckpt.shapes if k.startswith(p) and not k.startswith(p + "text_model.")]
+    if not legacy or any(k.startswith(p + "text_model.") for k in ckpt.shapes):
+        return ckpt
+    for key in legacy:
+        new = p + "text_model." + key[len(p):]
+        ckpt.stored_names[new] = key
+        ckpt.shapes[new] = ckpt.shapes.pop(key)
+        ckpt.dtypes[new] = ckpt.dtypes.pop(key)
+    return ckpt
+
+
 def open_checkpoint(path: str) -> CheckpointFile:
     """Read a single-file checkpoint's index; the format is decided by content, not by the extension."""
     if not os.path.exists(path):
@@ -146,5 +163,5 @@ def open_checkpoint(path: str) -> CheckpointFile:
     with open(path, "rb") as f:
         head = f.read(8)
     if head[:2] == b"PK" or head[:1] == b"\x80":  # a torch zip archive, or a legacy raw pickle
-        return read_ckpt(path)
-    return read_safetensors_header(path)
+        return _normalise_legacy_clip_names(read_ckpt(path))
+    return _normalise_legacy_clip_names(read_safetensors_header(path))

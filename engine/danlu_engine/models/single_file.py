@@ -55,17 +55,10 @@ def _to_diffusers(source: Source, tensor: torch.Tensor, target_shape: torch.Size
     return tensor.to(torch.float32).contiguous()
 
 
-def _legacy_text_alias(ckpt: CheckpointFile) -> dict[str, str]:
-    """Old SD1.x files store the CLIP tower without its ``text_model.`` level: expected name -> stored name."""
-    p = "cond_stage_model.transformer."
-    return {p + "text_model." + k[len(p):]: k for k in ckpt.shapes if k.startswith(p) and not k.startswith(p + "text_model.")}
-
-
 def load_component(ckpt: CheckpointFile, name: str, arch: str, module: torch.nn.Module) -> None:
     """Fill ``module`` (built on the meta device) with the checkpoint's tensors, converted to float32."""
     sources = component_sources(name, arch, module)
-    alias = _legacy_text_alias(ckpt) if arch == "sd15" and name == "text_encoder" else {}
-    missing = [s.key for s in sources.values() if s.key not in ckpt.shapes and s.key not in alias]
+    missing = [s.key for s in sources.values() if s.key not in ckpt.shapes]
     if missing:
         raise EngineError("BAD_MODEL", f"{ckpt.path}: {len(missing)} {name} tensors are missing (first: "
                           f"{', '.join(missing[:3])}); the checkpoint is incomplete or not the architecture it looks like")
@@ -73,11 +66,10 @@ def load_component(ckpt: CheckpointFile, name: str, arch: str, module: torch.nn.
     state, cache = {}, {}
     with ckpt.reader() as get:
         for key, source in sources.items():
-            stored = alias.get(source.key, source.key)
-            if stored not in cache:
+            if source.key not in cache:
                 cache.clear()  # one fused in_proj is reused by q, k and v; nothing else is read twice
-                cache[stored] = get(stored)
-            state[key] = _to_diffusers(source, cache[stored], targets[key].shape)
+                cache[source.key] = get(source.key)
+            state[key] = _to_diffusers(source, cache[source.key], targets[key].shape)
     module.load_state_dict(state, strict=True, assign=True)
 
 

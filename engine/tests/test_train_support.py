@@ -82,6 +82,7 @@ def run_engine(spec: dict, spec_path: str, timeout: float = 600) -> tuple[int, l
     """Run ``python -m danlu_engine train`` in a subprocess: (exit code, events, stderr)."""
     with open(spec_path, "w", encoding="utf-8") as f:
         json.dump(spec, f)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # 2 shared cores
     proc = subprocess.run([sys.executable, "-m", "danlu_engine", "train", spec_path], cwd=ENGINE_DIR,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
     return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr

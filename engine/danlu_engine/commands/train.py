@@ -125,6 +125,18 @@ def _text_conditioner(spec: TrainSpec, model, device, precision) -> TextConditio
     return text
 
 
+def _offload_unused(spec: TrainSpec, model, text: TextConditioner) -> None:
+    """Move frozen parts the loop will not call back to the CPU (SDXL's text encoders: about 1.6 GB)."""
+    if spec.sample.prompts:
+        return  # sampling needs every part on the device
+    captions = {c for batches in spec.epochs for b in batches for c in b.captions}
+    if text.use_cache and captions <= text.cached.keys():
+        for encoder in model.text_encoders:
+            encoder.to("cpu")
+    if spec.training.cache_latents or spec.training.cache_latents_to_disk:
+        model.vae.to("cpu")
+
+
 def _train(spec: TrainSpec, device, precision) -> Saver:
     os.makedirs(spec.output.dir, exist_ok=True)
     model = _load_model(spec)
@@ -133,6 +145,7 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     network = add_network(model, spec, device)
     latents = _cache_latents(spec, model, device, precision, facts)
     text = _text_conditioner(spec, model, device, precision)
+    _offload_unused(spec, model, text)
     schedule = NoiseSchedule.from_scheduler(model.noise_scheduler, device, bool(model.v_prediction))
     loss_of = MicroBatchLoss(spec.images, latents, text, model.unet, schedule, device, precision,
                              spec.training.seed, spec.training.noise_offset, model.arch == "sdxl")

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,9 +34,15 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A killed process whose parent has exited stays a zombie (state Z) until init reaps it, which some
+  // container inits never do: dead all the same.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 }
 
@@ -257,5 +264,19 @@ describe("runEngine with fake engines", { timeout: 20_000 }, () => {
     expect((await failure(runFake("progress-done", { stderrTailLines: 1.5 }))).message).toMatch(
       /stderrTailLines/,
     );
+  });
+});
+
+describe("when danlu itself exits", { timeout: 30_000 }, () => {
+  it("kills the engines it started (no orphan keeps the GPU)", async () => {
+    const script = fileURLToPath(new URL("./fixtures/parent-exits.mjs", import.meta.url));
+    const { stdout, status } = spawnSync(process.execPath, [script], { encoding: "utf8" });
+    expect(status).toBe(130);
+    const pid = Number(stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the kernel deliver SIGKILL
+    const alive = isAlive(pid);
+    if (alive) process.kill(pid, "SIGKILL"); // leave no orphan behind when this test fails
+    expect(alive).toBe(false);
   });
 });

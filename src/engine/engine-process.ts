@@ -217,8 +217,11 @@ function seconds(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
-/** Engines still running when this process exits get SIGTERM (an orphaned engine would train on unseen). */
+/**
+ * Engines still running when this process exits (e.g. a second Ctrl-C: "stop at once") get SIGKILL:
+ * nothing reads their events any more, and an orphaned engine would hold the GPU and train on unseen.
+ */
 const liveEngines = new Set<ChildProcess>();
 process.once("exit", () => {
-  for (const child of liveEngines) child.kill("SIGTERM");
+  for (const child of liveEngines) child.kill("SIGKILL");
 });

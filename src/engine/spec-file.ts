@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -22,7 +23,18 @@ export async function writeSpecFile(spec: unknown, path?: string): Promise<SpecF
     return { path: target, cleanup: async () => {} };
   }
   const folder = await mkdtemp(join(tmpdir(), "danlu-spec-"));
+  tempFolders.add(folder);
   const target = join(folder, "spec.json");
   await writeFile(target, json, "utf8");
-  return { path: target, cleanup: () => rm(folder, { recursive: true, force: true }) };
+  const cleanup = async () => {
+    tempFolders.delete(folder);
+    await rm(folder, { recursive: true, force: true });
+  };
+  return { path: target, cleanup };
 }
+
+/** Temp specs of runs still going when the process exits (e.g. process.exit on a second Ctrl-C). */
+const tempFolders = new Set<string>();
+process.once("exit", () => {
+  for (const folder of tempFolders) rmSync(folder, { recursive: true, force: true });
+});

@@ -236,6 +236,8 @@ def _check_steps(spec: TrainSpec) -> None:
     count = sum(len(batches) for batches in spec.epochs)
     accumulation = spec.training.gradient_accumulation_steps
     steps = -(-count // accumulation)
+    if not (spec.network.train_unet or spec.network.train_text_encoder):
+        raise _bad("network.train_unet", "neither the UNet nor the text encoder is trained; set train_unet")
     if spec.training.total_steps != steps:
         raise _bad(
             "training.total_steps",

@@ -74,6 +74,13 @@ def test_total_steps_must_match_the_plan(spec):
     parse_train_spec(spec)
 
 
+def test_training_nothing_is_refused(spec):
+    spec["network"]["train_unet"] = False
+    assert "network.train_unet" in bad_spec_message(spec)
+    spec["network"]["train_text_encoder"] = True
+    parse_train_spec(spec)
+
+
 def test_unknown_sampler_is_bad_spec_before_loading_anything(tmp_path):
     images = write_images(str(tmp_path / "img"), 2)
     prompt = {"prompt": "x", "negative_prompt": "", "width": 64, "height": 64, "seed": 1, "steps": 2, "scale": 5.0,

@@ -147,9 +147,10 @@ class LoRANetwork(nn.Module):
                 mine[key].copy_(value)
 
     def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:
+        """UNet first: progress events report the first group's lr, and the UNet's is the one people watch."""
         groups = []
-        if self.text_loras:
-            groups.append({"params": list(self.text_loras.parameters()), "lr": text_encoder_lr, "name": "text_encoder"})
         if self.unet_loras:
             groups.append({"params": list(self.unet_loras.parameters()), "lr": unet_lr, "name": "unet"})
+        if self.text_loras:
+            groups.append({"params": list(self.text_loras.parameters()), "lr": text_encoder_lr, "name": "text_encoder"})
         return groups

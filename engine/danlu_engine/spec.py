@@ -232,7 +232,7 @@ def _check_plan(spec: TrainSpec) -> None:
             raise _bad(f"images[{i}].bucket", f"{w}x{h} is not a multiple of 8")
 
 
-def _check_steps(spec: TrainSpec) -> None:
+def _check_run(spec: TrainSpec) -> None:
     count = sum(len(batches) for batches in spec.epochs)
     accumulation = spec.training.gradient_accumulation_steps
     steps = -(-count // accumulation)
@@ -250,7 +250,7 @@ def parse_train_spec(raw: Any) -> TrainSpec:
     """Parse and check a train spec dict; raises EngineError('BAD_SPEC') naming the offending key."""
     spec = _parse_dataclass(raw, TrainSpec, "")
     _check_plan(spec)
-    _check_steps(spec)
+    _check_run(spec)
     return spec
 
 

@@ -15,8 +15,16 @@ import torch
 from .. import cancel
 from ..protocol import EngineError, emit
 from ..spec import BatchSpec, TrainSpec
-from .outputs import Saver, epoch_state_dir, final_file, saves_epoch, saves_step, step_file, step_state_dir
-from .outputs import epoch_file
+from .outputs import (
+    Saver,
+    epoch_file,
+    epoch_state_dir,
+    final_file,
+    saves_epoch,
+    saves_step,
+    step_file,
+    step_state_dir,
+)
 from .state import TrainState, save_state
 
 # (epoch starting at 1, index of the micro-batch in the whole plan, the batch)

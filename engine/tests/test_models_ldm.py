@@ -100,3 +100,14 @@ def test_full_size_configs_are_derived_back_from_their_shapes(variant):
         if name == "text_encoder" and arch != "sdxl":
             config.pop("projection_dim"), shipped.pop("projection_dim")  # CLIPTextModel has no projection
         assert config == shipped, name
+
+
+def test_text_encoder_module_names_have_the_text_model_level():
+    from danlu_engine.models import text_encoder_module_names
+
+    modules = build_tiny_modules("sdxl", seed=0)
+    te1 = text_encoder_module_names(modules["text_encoder"])
+    te2 = text_encoder_module_names(modules["text_encoder_2"])
+    assert te1["encoder.layers.0.self_attn.q_proj"] == "text_model.encoder.layers.0.self_attn.q_proj"
+    assert te2["text_model.encoder.layers.31.mlp.fc2"] == "text_model.encoder.layers.31.mlp.fc2"
+    assert te2["text_projection"] == "text_projection"

@@ -20,6 +20,7 @@ _EXPORTS = {
     "load_base_model": ".loader",
     "inspect_checkpoint": ".inspect",
     "ldm_unet_module_names": ".naming",
+    "text_encoder_module_names": ".naming",
     "make_tiny": ".tiny",
 }
 __all__ = sorted(_EXPORTS)

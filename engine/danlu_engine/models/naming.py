@@ -7,6 +7,7 @@ use the diffusers paths instead (``lora_unet_down_blocks_1_attentions_0_...``).
 """
 from __future__ import annotations
 
+import torch
 from diffusers import UNet2DConditionModel
 
 from .ldm_keys import UnetLayout, unet_ldm_path
@@ -26,4 +27,18 @@ def ldm_unet_module_names(unet: UNet2DConditionModel, arch: str) -> dict[str, st
         ldm = unet_ldm_path(path, layout) if path else None
         if ldm is not None:
             names[path] = ldm
+    return names
+
+
+def text_encoder_module_names(text_encoder: torch.nn.Module) -> dict[str, str]:
+    """Module path in the loaded text encoder -> the path sd-scripts sees (transformers 4's layout).
+
+    transformers 5's CLIPTextModel has no ``text_model`` level (``encoder.layers.0.self_attn.q_proj``);
+    sd-scripts' keys have it (``lora_te_text_model_encoder_layers_0_self_attn_q_proj``). The
+    WithProjection model (SDXL's second encoder) still has it, and keeps its names.
+    """
+    names = {}
+    for path, _ in text_encoder.named_modules():
+        if path:
+            names[path] = path if path.startswith("text_model") or path == "text_projection" else "text_model." + path
     return names

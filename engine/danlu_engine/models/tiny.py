@@ -7,6 +7,7 @@ import shutil
 import tempfile
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ..protocol import EngineError
 from ..tokenizer import tokenizers_for, vocab_dir
@@ -81,6 +82,7 @@ def _fill_folder(arch: str, modules: dict[str, torch.nn.Module], folder: str) ->
     cfg = configs.tiny_configs(arch)
     for name, module in modules.items():
         module.save_pretrained(os.path.join(folder, name), safe_serialization=True)
+    _restore_text_model_level(os.path.join(folder, "text_encoder", "model.safetensors"))
     for name, tokenizer in zip(("tokenizer", "tokenizer_2"), tokenizers_for(arch)):
         tokenizer.save_pretrained(os.path.join(folder, name))
         for vocab_file in ("vocab.json", "merges.txt"):  # the slow-tokenizer files older libraries read
@@ -88,6 +90,15 @@ def _fill_folder(arch: str, modules: dict[str, torch.nn.Module], folder: str) ->
     os.makedirs(os.path.join(folder, "scheduler"))
     _write_json(os.path.join(folder, "scheduler", "scheduler_config.json"), cfg["scheduler"])
     _write_json(os.path.join(folder, "model_index.json"), cfg["model_index"])
+
+
+def _restore_text_model_level(path: str) -> None:
+    """transformers 5 saves CLIPTextModel without its ``text_model.`` level; the published SD folders (and
+    older transformers) have it, so write the file that way (transformers 5 reads both)."""
+    tensors = load_file(path)
+    if any(k.startswith("text_model.") for k in tensors):
+        return
+    save_file({"text_model." + k: v for k, v in tensors.items()}, path, metadata={"format": "pt"})
 
 
 def _write_json(path: str, data: dict) -> None:

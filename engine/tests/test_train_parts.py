@@ -151,3 +151,34 @@ def test_noise_and_target_match_diffusers(v_prediction):
     torch.testing.assert_close(a * latents + s * noise, scheduler.add_noise(latents, noise, t))
     if v_prediction:
         torch.testing.assert_close(a * noise - s * latents, scheduler.get_velocity(latents, noise, t))
+
+
+def test_broken_or_changed_images_are_bad_image(tmp_path):
+    from danlu_engine.spec import ImageSpec
+    from danlu_engine.train.data import load_pixels
+
+    photos = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "fixtures", "photos")
+    broken = ImageSpec(os.path.join(photos, "truncated.jpg"), 64, 64, (64, 64), (64, 64), (0, 0), False, False, 1.0)
+    with pytest.raises(EngineError) as caught:
+        load_pixels(broken)
+    assert caught.value.code == "BAD_IMAGE" and "truncated.jpg" in caught.value.message
+    (path,) = write_images(str(tmp_path), 1, size=64)
+    resized = ImageSpec(path, 32, 32, (32, 32), (32, 32), (0, 0), False, False, 1.0)
+    with pytest.raises(EngineError) as caught:
+        load_pixels(resized)
+    assert caught.value.code == "BAD_IMAGE" and "64x64" in caught.value.message
+
+
+def test_pixels_are_resized_then_cropped_as_planned(tmp_path):
+    from PIL import Image
+
+    from danlu_engine.spec import ImageSpec
+    from danlu_engine.train.data import load_pixels
+
+    array = torch.zeros(40, 80, 3, dtype=torch.uint8)
+    array[:, 40:] = 255  # right half white
+    path = str(tmp_path / "wide.png")
+    Image.fromarray(array.numpy()).save(path)
+    pixels = load_pixels(ImageSpec(path, 80, 40, (32, 32), (64, 32), (32, 0), False, False, 1.0))
+    assert pixels.shape == (3, 32, 32) and pixels.min() >= -1 and pixels.max() <= 1
+    assert pixels[:, :, 4:].mean() > 0.99  # the crop at left 32 of the 64-wide resize is the white half

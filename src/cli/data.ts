@@ -11,7 +11,7 @@ import { parseColour, positiveInt, startProgress, WHITE } from "./data-options.t
 export function registerData(program: Command): void {
   const data = program
     .command("data")
-    .description("prepare a dataset folder: import, check, crop, upscale, layout");
+    .description("prepare a dataset folder: import, check, crop, upscale, matte, layout");
   registerImport(data);
   registerDataCheck(data);
   registerDataEdit(data);
@@ -22,7 +22,7 @@ function registerImport(data: Command): void {
   data
     .command("import")
     .description(
-      "copy images (folders, files, zip archives) into one clean dataset folder of PNGs + captions",
+      "copy images (folders, files, zip archives) into one clean dataset folder: 8-bit sRGB PNGs (lossless: no second JPEG generation) + UTF-8 captions + manifest.json",
     )
     .argument("<src...>", "folders (recursive), image files or .zip archives")
     .requiredOption("--out <dir>", "dataset folder to create or add to")

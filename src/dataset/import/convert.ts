@@ -24,15 +24,16 @@ export async function convertToPng(
 }
 
 /** Turns a decoder error into a reason a person understands. */
-export function decodeFailureReason(error: unknown, maxPixels: number): string {
+export function decodeFailureReason(error: unknown, maxPixels: number, fileName = ""): string {
   const message = firstLine(error);
   if (/pixel limit/i.test(message)) {
     return `decompression bomb guard: more than ${maxPixels} pixels (raise --max-pixels if it is real)`;
   }
-  if (/unsupported image format/i.test(message)) return "not an image (content is no known image format)";
-  if (/heif|heic|codec/i.test(message) && /unsupported|not supported/i.test(message)) {
-    return `cannot decode this HEIC/HEIF (${message}): convert it to JPEG first`;
+  if (/\.(heic|heif)$/i.test(fileName)) {
+    // sharp's prebuilt libheif decodes AVIF but has no HEVC decoder (patent licensing), which iPhone HEICs need.
+    return `cannot decode this HEIC/HEIF (${message}): this build reads AVIF-coded HEIF only; convert it to JPEG first`;
   }
+  if (/unsupported image format/i.test(message)) return "not an image (content is no known image format)";
   if (/premature|truncat|corrupt|bogus|invalid|bad |crc|unexpected end|incomplete/i.test(message)) {
     return `truncated or corrupt image: ${message}`;
   }

@@ -125,7 +125,11 @@ async function importOne(item: ImportItem, run: ImportRun): Promise<ImportEntry>
     converted = await convertToPng(bytes, run.background, run.maxPixels);
   } catch (error) {
     run.known.delete(sourceSha);
-    return { source, status: "rejected", reason: decodeFailureReason(error, run.maxPixels) };
+    return {
+      source,
+      status: "rejected",
+      reason: decodeFailureReason(error, run.maxPixels, item.image.relativeName),
+    };
   }
   const stem = item.image.relativeName.split("/").pop() ?? "image";
   const file = run.names.reserve(stem.replace(/\.[^.]*$/, ""), ".png");

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join, posix, relative, resolve, sep } from "node:path";
-import { CAPTION_EXTENSIONS, isImageFile } from "../images.ts";
+import { CAPTION_EXTENSIONS, isImportableImage } from "../images.ts";
 import { isZipPath, listZip, type ZipLimits } from "./zip.ts";
 
 /** One input file, on disk or inside an archive, not yet read. */
@@ -129,7 +129,7 @@ function pairCaptions(files: readonly SourceFile[], set: SourceSet): void {
   for (const file of files) {
     const ext = posix.extname(file.relativeName).toLowerCase();
     if (CAPTION_EXTENSIONS.includes(ext)) continue;
-    if (!isImageFile(file.relativeName)) {
+    if (!isImportableImage(file.relativeName)) {
       set.skipped.push({ origin: file.origin, reason: `not an image file (${ext || "no extension"})` });
       continue;
     }

@@ -159,3 +159,17 @@ def test_vae_path_replaces_the_model_vae(tiny, tmp_path):
         assert vae.config.scaling_factor == 0.18215 and not vae.training
         for key, value in vae.state_dict().items():
             assert torch.equal(value, expected[key]), (vae_path, key)
+
+
+def test_a_checkpoint_without_vae_needs_vae_path(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from danlu_engine.protocol import EngineError
+
+    folder, single = tiny["sd15"]
+    no_vae = str(tmp_path / "no-vae.safetensors")
+    save_file({k: v for k, v in load_file(single).items() if not k.startswith("first_stage_model.")}, no_vae)
+    with pytest.raises(EngineError) as e:
+        load_base_model(no_vae)
+    assert e.value.code == "BAD_MODEL" and "vae_path" in e.value.message
+    assert load_base_model(no_vae, vae_path=os.path.join(folder, "vae")).vae.config.latent_channels == 4

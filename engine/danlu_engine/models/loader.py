@@ -80,7 +80,8 @@ def load_base_model(path: str, arch: str | None = None, v_prediction: bool | Non
         arch = _check_arch(path, detect_single_file_arch(path, ckpt.shapes), arch)
         if v_prediction is None:
             v_prediction = single_file_v_prediction(ckpt, arch)
-        modules = load_single_file_components(ckpt, arch, configs.variant_for(arch, v_prediction))
+        variant = configs.variant_for(arch, v_prediction)
+        modules = load_single_file_components(ckpt, arch, variant, with_vae=vae_path is None)
         hashes = (file_sha256(path), legacy_hash(path))
     if vae_path is not None:
         modules["vae"] = load_vae(vae_path, arch)

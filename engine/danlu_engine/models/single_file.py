@@ -73,10 +73,13 @@ def load_component(ckpt: CheckpointFile, name: str, arch: str, module: torch.nn.
     module.load_state_dict(state, strict=True, assign=True)
 
 
-def load_single_file_components(ckpt: CheckpointFile, arch: str, variant: str) -> dict[str, torch.nn.Module]:
-    """Component name -> module, configs derived from the checkpoint's shapes."""
+def load_single_file_components(ckpt: CheckpointFile, arch: str, variant: str, with_vae: bool = True) -> dict[str, torch.nn.Module]:
+    """Component name -> module, configs derived from the checkpoint's shapes (with_vae False: skip the VAE,
+    one is given separately, and the file may have none)."""
     shapes = ckpt.shapes
-    cfgs = {"unet": derive.unet_config(arch, variant, shapes, ckpt.path), "vae": derive.vae_config(variant, shapes, ckpt.path)}
+    cfgs = {"unet": derive.unet_config(arch, variant, shapes, ckpt.path)}
+    if with_vae:
+        cfgs["vae"] = derive.vae_config(variant, shapes, ckpt.path)
     for i, _ in enumerate(TEXT_ENCODERS[arch]):
         cfgs[COMPONENTS[2 + i]] = derive.text_config(arch, variant, i, shapes, ckpt.path)
     modules: dict[str, torch.nn.Module] = {}

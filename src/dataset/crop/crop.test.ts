@@ -81,6 +81,23 @@ describe("crop geometry", () => {
     expect(chooseCrop(none, size, { ...base, multi: "largest" }).reason).toBe("no face found");
   });
 
+  it("person mode takes the body box holding the face, else estimates a body from the face", () => {
+    const face = box(100, 50, 40, 40);
+    const options = { mode: "person" as const, margin: 0, aspect: 0.5, multi: "largest" as const };
+    const size = { width: 1000, height: 1000 };
+    const body = box(60, 30, 120, 400);
+    expect(chooseCrop({ faces: [face], bodies: [body], people: 1 }, size, options).rect).toEqual({
+      left: 20,
+      top: 30,
+      width: 200,
+      height: 400,
+    });
+    const elsewhere = box(600, 30, 120, 400);
+    const estimated = chooseCrop({ faces: [face], bodies: [elsewhere], people: 1 }, size, options).rect;
+    expect(estimated?.top).toBe(26); // 0.6 face heights above the face
+    expect(estimated?.height).toBe(312); // down to 7.2 face heights below the face's top
+  });
+
   it("parses --aspect", () => {
     expect(parseAspect("2:3")).toBeCloseTo(2 / 3);
     expect(parseAspect("bucket")).toBe("bucket");

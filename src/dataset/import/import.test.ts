@@ -36,7 +36,8 @@ describe("importImages with bad input", () => {
       expect(entry?.reason, name).toMatch(reason);
     }
     expect(entryFor(report, "slip.zip:inside/fine.png")?.status).toBe("imported");
-    expect(await readdir(out)).toEqual(["fine.png", "manifest.json"]);
+    expect((await readdir(out)).sort()).toEqual(["fine.png", "fine.txt", "manifest.json"]);
+    expect(await readFile(join(out, "fine.txt"), "utf8")).toBe("green square\n"); // .caption from the zip
     expect((await readdir(work)).sort()).toEqual(["bad", "out-bad"]); // no ../evil.png beside DIR
   });
 

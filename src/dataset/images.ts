@@ -2,23 +2,42 @@ import { randomBytes } from "node:crypto";
 import { link, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import sharp, { type Sharp } from "sharp";
+import { DanluError } from "../errors.ts";
 
 /**
  * Image helpers shared by import, check, crop and upscale: one place that says which files are
  * images, how an image is decoded safely and how it is written.
  */
 
-/** Extensions danlu reads as images (lower case, with the dot). HEIC only where sharp's libheif has HEVC. */
-export const IMAGE_EXTENSIONS = new Set([
+/**
+ * Extensions of dataset images (lower case, with the dot): the formats that both sharp (danlu measures,
+ * checks, crops and tags with it) and Pillow (the engine trains with it) decode; GIF and TIFF by their
+ * first frame. The one list for every reader of a dataset folder: check, crop, tags, the tagger, layout
+ * and the kohya train_data_dir reader.
+ *
+ * sd-scripts (train_util.IMAGE_EXTENSIONS) reads .png .jpg .jpeg .webp .bmp, plus .avif and .jxl when
+ * optional Pillow plugins are installed. Where danlu differs: it also reads .tif, .tiff and .gif (and
+ * .avif always: the pinned Pillow 13 decodes it); it does not read .bmp, which sharp cannot decode (convert
+ * BMP to PNG), nor .jxl (neither library decodes it here).
+ */
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
+  ".png",
   ".jpg",
   ".jpeg",
-  ".jfif",
-  ".png",
   ".webp",
   ".avif",
   ".tif",
   ".tiff",
   ".gif",
+]);
+
+/**
+ * What `danlu data import` takes besides: it converts every image to PNG, so formats Pillow cannot open
+ * are fine there. .jfif is JPEG under another name; HEIC/HEIF only where sharp's libheif has HEVC.
+ */
+export const IMPORT_EXTENSIONS: ReadonlySet<string> = new Set([
+  ...IMAGE_EXTENSIONS,
+  ".jfif",
   ".heic",
   ".heif",
 ]);
@@ -31,8 +50,14 @@ export const CAPTION_EXTENSIONS = [".txt", ".caption"];
  */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
+/** A dataset image by its extension (any letter case). */
 export function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+}
+
+/** A file `danlu data import` converts (any letter case). */
+export function isImportableImage(name: string): boolean {
+  return IMPORT_EXTENSIONS.has(extname(name).toLowerCase());
 }
 
 export interface RgbBackground {
@@ -98,7 +123,12 @@ export async function toRaw(image: Sharp, channels: 1 | 3): Promise<RawImage> {
 
 /** The image files directly inside DIR (not recursive), sorted by name. */
 export async function listImages(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT" && error.code !== "ENOTDIR") throw error;
+    throw new DanluError(`${dir} is not a folder`, {
+      hint: "give the dataset folder made by danlu data import",
+    });
+  });
   return entries
     .filter((entry) => entry.isFile() && isImageFile(entry.name))
     .map((entry) => entry.name)

@@ -61,6 +61,12 @@ describe("perceptual hash", () => {
 });
 
 describe("checkDataset", () => {
+  it("says so when DIR is not a folder", async () => {
+    await expect(
+      checkDataset(join(tmpdir(), "danlu-no-such-folder"), { detectPeople: false }),
+    ).rejects.toThrow(/is not a folder/);
+  });
+
   let dir: string;
   let report: CheckReport;
   beforeAll(async () => {

@@ -23,7 +23,9 @@ export const manifestImage = z.looseObject({
   source_bytes: z.number().int().optional(), // the original's size in bytes
   caption_source: z.string().optional(), // the caption file imported beside the image
   // what `danlu data check` measured (sharpness: variance of the Laplacian at 512 px; phash: 16 hex digits)
-  check: z.looseObject({ sharpness: z.number(), phash: z.string(), faces: z.number().int().optional() }).optional(),
+  check: z
+    .looseObject({ sharpness: z.number(), phash: z.string(), faces: z.number().int().optional() })
+    .optional(),
   // set by crop/upscale/matte: the image it was made from (a file name in the source folder) and how
   derived_from: z.looseObject({ file: z.string(), operation: z.string() }).optional(),
   rejected: z.looseObject({ reason: z.string(), at: z.string() }).optional(), // set in DIR/_rejected/

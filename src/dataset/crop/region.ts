@@ -1,3 +1,4 @@
+import { makeBuckets } from "../buckets.ts";
 import type { Box, Detection } from "./detector.ts";
 
 /** Pure geometry of `danlu data crop`: from detections to one crop rectangle inside the image. */
@@ -106,21 +107,12 @@ export function fitAspect(box: Box, aspect: number, image: { width: number; heig
 }
 
 /**
- * Bucket aspects of SD 1.5 training at 512x512 (max area 512x512, sides 256..1024 in steps of 64; the
- * generation rule of sd-scripts, REFERENCE.md section 3). Cropping to one of them means the bucket
- * resize will not crop the subject again.
+ * Bucket aspects of SD 1.5 training at 512x512 (sides 256..1024 in steps of 64), from the same bucket
+ * code the trainer uses. Cropping to one of them means the bucket resize will not crop the subject again.
  */
 export function bucketAspects(): number[] {
-  const maxArea = 512 * 512;
-  const aspects = new Set<number>([1]);
-  for (let width = 256; width <= 1024; width += 64) {
-    const height = Math.min(1024, Math.floor(maxArea / width / 64) * 64);
-    if (height >= 256) {
-      aspects.add(width / height);
-      aspects.add(height / width);
-    }
-  }
-  return [...aspects].sort((a, b) => a - b);
+  const buckets = makeBuckets({ resolution: [512, 512], minReso: 256, maxReso: 1024, step: 64 });
+  return [...new Set(buckets.map(([width, height]) => width / height))].sort((a, b) => a - b);
 }
 
 export function nearestBucketAspect(aspect: number): number {

@@ -4,7 +4,7 @@ import { parseAspect, type AspectChoice, type CropMode, type MultiPolicy } from 
 import type { RgbBackground } from "../dataset/images.ts";
 import { upscaleDataset } from "../dataset/upscale/index.ts";
 import { matteDataset } from "../dataset/upscale/matte.ts";
-import { parseColour, positiveInt, positiveNumber, startProgress } from "./data-options.ts";
+import { parseColour, positiveInt, startProgress } from "./data-options.ts";
 
 /** `danlu data crop|upscale|matte DIR --out DIR2`: each writes a new folder and leaves DIR untouched. */
 export function registerDataEdit(data: Command): void {
@@ -147,8 +147,10 @@ function aspectArg(text: string): AspectChoice {
 }
 
 function nonNegative(text: string): number {
-  if (text === "0") return 0;
-  return positiveNumber(text);
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value < 0)
+    throw new InvalidArgumentError("expected a number >= 0");
+  return value;
 }
 
 function print(text: string): void {

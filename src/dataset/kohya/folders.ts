@@ -1,7 +1,8 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DanluError } from "../../errors.ts";
-import { isImageFile } from "./images.ts";
+import { isImageFile } from "../images.ts";
+import { isBmp } from "./images.ts";
 
 /** A `{repeats}_{class tokens}` subfolder of train_data_dir or reg_data_dir. */
 export interface SubsetFolder {
@@ -44,7 +45,7 @@ async function readFolderEntries(root: string, key: DataDirKey): Promise<FolderE
     if (entry.name.startsWith(".")) continue; // .ipynb_checkpoints, .DS_Store, ...
     const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await isFolder(join(root, entry.name))));
     if (isDir) subfolders.push(entry.name);
-    else if (isImageFile(entry.name)) imageFiles.push(entry.name);
+    else if (isImageFile(entry.name) || isBmp(entry.name)) imageFiles.push(entry.name);
   }
   return { subfolders: subfolders.sort(), imageFiles };
 }

@@ -1,17 +1,15 @@
 import { readdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import sharp from "sharp";
+import { isImageFile } from "../images.ts";
 
-/** The extensions sd-scripts reads (train_util.IMAGE_EXTENSIONS); danlu also accepts other letter cases. */
-export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp", ".bmp"] as const;
-/** Image formats people drop into dataset folders that sd-scripts does not read. */
-const SKIPPED_IMAGE_EXTENSIONS = [".gif", ".tif", ".tiff", ".avif", ".heic", ".heif", ".jxl"];
+/**
+ * Image formats people drop into dataset folders that danlu does not train on (which ones it does, and
+ * how that differs from sd-scripts: IMAGE_EXTENSIONS in src/dataset/images.ts).
+ */
+const SKIPPED_IMAGE_EXTENSIONS = [".bmp", ".heic", ".heif", ".jxl", ".jfif"];
 
-export function isImageFile(fileName: string): boolean {
-  return (IMAGE_EXTENSIONS as readonly string[]).includes(extname(fileName).toLowerCase());
-}
-
-/** The image files of one folder (not recursive), sorted, and the names of image formats it skipped. */
+/** The image files of one folder (not recursive), sorted, and the names of image files it skipped. */
 export async function listImages(dir: string): Promise<{ images: string[]; skipped: string[] }> {
   const images: string[] = [];
   const skipped: string[] = [];
@@ -23,9 +21,13 @@ export async function listImages(dir: string): Promise<{ images: string[]; skipp
   return { images: images.sort(), skipped: skipped.sort() };
 }
 
+/** BMP is the one format sd-scripts trains on that danlu cannot read: skipping it would change the dataset. */
+export function isBmp(fileName: string): boolean {
+  return extname(fileName).toLowerCase() === ".bmp";
+}
+
 export type ImageSizeResult =
   { path: string; width: number; height: number } | { path: string; error: string };
-
 /**
  * The size of an image after EXIF orientation (a phone photo stored landscape with "rotate 90" is
  * portrait). The pixels are decoded too, at a tiny size, so that a truncated or corrupt file is found

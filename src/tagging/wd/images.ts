@@ -1,20 +1,8 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { extname, join, relative, sep } from "node:path";
-
-/** Extensions the tagger reads (what sharp decodes; HEIC only where its build supports it). */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  ".jpg",
-  ".jpeg",
-  ".png",
-  ".webp",
-  ".avif",
-  ".tif",
-  ".tiff",
-  ".gif",
-  ".heic",
-  ".heif",
-]);
+// The tagger reads what training reads: the one list of dataset image extensions.
+import { IMAGE_EXTENSIONS } from "../../dataset/images.ts";
 
 /**
  * Image files under `dir` as paths relative to it (with `/` separators, the manifest's keys),

@@ -20,8 +20,9 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-it("writes the layout and prints steps and each image's bucket", async () => {
+it("writes the layout and prints steps, each image's bucket and the matching danlu train flags", async () => {
   const out = join(root, "train");
+  const regOut = join(root, "reg");
   const run = danlu(
     "--concept",
     `alice=${join(root, "alice")}`,
@@ -31,6 +32,8 @@ it("writes the layout and prints steps and each image's bucket", async () => {
     "woman",
     "--out",
     out,
+    "--reg-out",
+    regOut,
     "--epochs",
     "4",
     "--batch-size",
@@ -44,9 +47,29 @@ it("writes the layout and prints steps and each image's bucket", async () => {
   );
   expect(run.stdout).toMatch(/100_alice\/astronaut\.png +512x512 -> 512x512 +scale 1\.000 as is, no crop/u);
   expect(run.stdout).toMatch(
-    /reg\/1_woman\/w1\.png +600x400 -> 640x384 +scale 1\.067 enlarged, crop 0x43 px \(10\.1%\)/u,
+    /\n {2}1_woman\/w1\.png +600x400 -> 640x384 +scale 1\.067 enlarged, crop 0x43 px \(10\.1%\)/u,
   );
-  expect((await readdir(out)).sort()).toEqual([".danlu-layout.json", "100_alice", "reg"]);
+  expect(run.stdout).toContain(`wrote ${regOut}  (reg_data_dir`);
+  expect((await readdir(out)).sort()).toEqual([".danlu-layout.json", "100_alice"]);
+  expect((await readdir(regOut)).sort()).toEqual([".danlu-layout.json", "1_woman"]);
+  const flags = `--train-data-dir ${out} --reg-data-dir ${regOut} --max-train-epochs 4 --train-batch-size 2 --resolution 512`;
+  expect(run.stdout).toContain(flags);
+
+  // The printed flags plan the same steps in `danlu train` (a diffusers-folder stand-in for the model).
+  await mkdir(join(root, "model", "unet"), { recursive: true });
+  await writeFile(join(root, "model", "unet", "config.json"), "{}");
+  const train = spawnSync(
+    process.execPath,
+    ["bin/danlu.js", "train", "--dry-run", "--pretrained-model-name-or-path", join(root, "model")].concat([
+      "--output-dir",
+      join(root, "lora"),
+      ...flags.split(" "),
+    ]),
+    { encoding: "utf8" },
+  );
+  expect(train.status).toBe(0);
+  expect(train.stderr).not.toMatch(/warning: ignoring/u);
+  expect(train.stderr).toContain("total: 200 steps x 4 epochs = 800 steps");
 
   const json = JSON.parse(
     danlu(
@@ -78,4 +101,20 @@ it("explains bad input without a stack trace", () => {
   expect(run.status).toBe(1);
   expect(run.stderr).toContain("error: --reg");
   expect(run.stderr).toContain("hint:");
+
+  const inside = danlu(
+    "--concept",
+    `alice=${join(root, "alice")}`,
+    "--reg",
+    `woman=${join(root, "women")}`,
+    "--out",
+    join(root, "y"),
+    "--reg-out",
+    join(root, "y", "reg"),
+  );
+  expect(inside.status).toBe(1);
+  expect(inside.stderr).toMatch(
+    /^error: --reg-out .* must be separate folders, neither inside the other\nhint: /u,
+  );
+  expect(inside.stderr).not.toMatch(/\bat \S+:\d+/u); // no stack trace
 });

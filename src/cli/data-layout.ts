@@ -13,6 +13,7 @@ interface LayoutFlags {
   reg?: string;
   regClass?: string;
   out: string;
+  regOut?: string;
   ext: string;
   replace: boolean;
   epochs: number;
@@ -61,14 +62,18 @@ export function registerDataLayout(data: Command): void {
       collect,
       [],
     )
-    .option("--reg <[class=]dir>", "regularization images, written to OUT/reg/1_{class}")
+    .option("--reg <[class=]dir>", "regularization images, written to --reg-out as 1_{class}/")
     .option("--reg-class <class>", "the class of the --reg images (or write --reg class=DIR)")
     .requiredOption(
       "--out <dir>",
       "the train_data_dir to write (new or empty, or an earlier layout with --replace)",
     )
+    .option(
+      "--reg-out <dir>",
+      "the reg_data_dir to write, required with --reg: beside --out, not inside it (same rules as --out)",
+    )
     .option("--ext <extension>", "caption file extension", TRAIN_KEYS.caption_extension.default)
-    .option("--replace", "remove the folders of an earlier layout in --out first", false)
+    .option("--replace", "remove the folders of an earlier layout in --out (and --reg-out) first", false)
     .option("--epochs <n>", "epochs, for the step count", positiveInt, DEFAULT_EPOCHS)
     .option(
       "--batch-size <n>",
@@ -99,7 +104,12 @@ export function registerDataLayout(data: Command): void {
     .addHelpText(
       "after",
       "\nRepeats not given are balanced: each concept aims at the same images x repeats per epoch, the\n" +
-        "largest among the given ones, else max(200, the largest concept's image count).",
+        "largest among the given ones, else max(200, the largest concept's image count).\n\n" +
+        "Regularization images go to their own reg_data_dir, as sd-scripts reads them (a folder inside\n" +
+        "train_data_dir would not count as regularization). The kohya_ss project layout:\n" +
+        '  danlu data layout --concept "ohwx woman=photos/alice" --reg woman=photos/women \\\n' +
+        "      --out project/img --reg-out project/reg\n" +
+        "  danlu train ... --train-data-dir project/img --reg-data-dir project/reg   (printed at the end)",
     )
     .action(async (flags: LayoutFlags) => {
       const concepts = parseConcepts(flags.concept);
@@ -108,6 +118,7 @@ export function registerDataLayout(data: Command): void {
         repeats: parseRepeats(flags.repeats, concepts),
         reg: flags.reg === undefined ? null : parseReg(flags.reg, flags.regClass),
         out: flags.out,
+        regOut: flags.regOut ?? null,
         captionExtension: normalizeCaptionExtension(flags.ext),
         replace: flags.replace,
         training: {

@@ -2,13 +2,21 @@ import { join, relative, resolve } from "node:path";
 import type { Size } from "../buckets.ts";
 import { readKohyaDataset } from "../kohya/index.ts";
 import { listImages } from "../kohya/images.ts";
+import { IMAGE_EXTENSION_LIST } from "../kohya/assemble.ts";
 import type { Arch } from "../../engine/spec.ts";
 import { DanluError } from "../../errors.ts";
 import { DEFAULT_CAPTION_OPTIONS } from "../../training/captions.ts";
 import { checkBucketSettings } from "../../training/plan-checks.ts";
 import { buildPlan, type TrainPlan } from "../../training/plan.ts";
-import { REG_FOLDER, balanceRepeats, subsetFolderName, type ConceptSource } from "./plan.ts";
-import { writeLayout, type LayoutFolder, type WriteSummary } from "./write.ts";
+import {
+  REG_REPEATS,
+  balanceRepeats,
+  checkLayoutFolders,
+  subsetFolderName,
+  type ConceptSource,
+} from "./plan.ts";
+import { trainFlagsFor } from "./train-flags.ts";
+import { checkLayoutTarget, writeLayout, type LayoutFolder, type WriteSummary } from "./write.ts";
 
 export { DEFAULT_SAMPLES_PER_CONCEPT, parseConcepts, parseReg, parseRepeats } from "./plan.ts";
 
@@ -29,14 +37,17 @@ export interface LayoutOptions {
   /** Repeats given explicitly, by concept name; the others are balanced. */
   repeats: ReadonlyMap<string, number>;
   reg: ConceptSource | null;
+  /** The train_data_dir to write. */
   out: string;
+  /** The reg_data_dir to write the reg images to (required with `reg`): beside `out`, never inside it. */
+  regOut: string | null;
   captionExtension: string;
   replace: boolean;
   training: LayoutTraining;
 }
 
 export interface LayoutImage {
-  /** Relative to the output folder. */
+  /** Relative to its root: the train_data_dir, or the reg_data_dir for reg images. */
   file: string;
   isReg: boolean;
   size: Size;
@@ -53,7 +64,9 @@ export interface LayoutImage {
 
 export interface LayoutResult {
   out: string;
+  regOut: string | null;
   folders: {
+    /** Relative to its root, like LayoutImage.file. */
     folder: string;
     name: string;
     isReg: boolean;
@@ -62,7 +75,7 @@ export interface LayoutResult {
     perEpoch: number;
   }[];
   written: WriteSummary;
-  /** Source files in image formats sd-scripts does not read, left out. */
+  /** Source files in image formats danlu does not train on, left out. */
   skipped: string[];
   plan: Pick<
     TrainPlan,
@@ -70,6 +83,8 @@ export interface LayoutResult {
   >;
   images: LayoutImage[];
   warnings: string[];
+  /** `danlu train` flags that train on this layout as planned (shell-quoted words). */
+  trainFlags: string[];
 }
 
 async function sourceImages(source: ConceptSource, flag: string) {
@@ -83,19 +98,26 @@ async function sourceImages(source: ConceptSource, flag: string) {
     });
   }
   if (listed.images.length === 0) {
-    throw new DanluError(`${flag} ${source.name}=${source.dir}: no images sd-scripts can read`, {
-      hint: "PNG, JPEG, WebP or BMP images directly in that folder (danlu data import converts others)",
+    throw new DanluError(`${flag} ${source.name}=${source.dir}: no images danlu can train on`, {
+      hint: `${IMAGE_EXTENSION_LIST} images directly in that folder (danlu data import converts others)`,
     });
   }
   return { ...listed, skipped: listed.skipped.map((name) => join(source.dir, name)) };
 }
 
-function describeImage(image: TrainPlan["images"][number], out: string): LayoutImage {
+/** A path relative to its root (forward slashes): the reg_data_dir for reg images, else the train_data_dir. */
+function underRoot(path: string, isReg: boolean, roots: { out: string; regOut: string | null }): string {
+  return relative(isReg && roots.regOut ? roots.regOut : roots.out, path)
+    .split("\\")
+    .join("/");
+}
+
+function describeImage(image: TrainPlan["images"][number], file: string): LayoutImage {
   const [width, height] = [image.width, image.height];
   const [rw, rh] = image.resized;
   const [bw, bh] = image.bucket;
   return {
-    file: relative(out, image.path).split("\\").join("/"),
+    file,
     isReg: image.is_reg,
     size: [width, height],
     bucket: image.bucket,
@@ -106,11 +128,19 @@ function describeImage(image: TrainPlan["images"][number], out: string): LayoutI
   };
 }
 
-/** Writes a kohya train_data_dir from concept folders, then plans it as training will (steps, buckets). */
+/**
+ * Writes a kohya train_data_dir from concept folders (and the reg images to their own reg_data_dir), then
+ * plans it as training will (steps, buckets).
+ */
 export async function layoutDataset(options: LayoutOptions): Promise<LayoutResult> {
   const out = resolve(options.out);
+  const regOut = options.regOut === null ? null : resolve(options.regOut);
   const settings = planOptions(options.training);
-  checkBucketSettings(settings.arch, settings); // before anything is written
+  // Everything that can be refused is checked before anything is written.
+  checkLayoutFolders(out, regOut, options.reg !== null);
+  checkBucketSettings(settings.arch, settings);
+  await checkLayoutTarget(out, options.replace, "--out");
+  if (regOut) await checkLayoutTarget(regOut, options.replace, "--reg-out");
   const sources = [];
   for (const concept of options.concepts)
     sources.push({ concept, ...(await sourceImages(concept, "--concept")) });
@@ -122,24 +152,25 @@ export async function layoutDataset(options: LayoutOptions): Promise<LayoutResul
     folder: subsetFolderName(repeats.get(s.concept.name) ?? 1, s.concept.name),
     images: s.images,
   }));
-  if (reg && options.reg) {
-    folders.push({ folder: `${REG_FOLDER}/${subsetFolderName(1, options.reg.name)}`, images: reg.images });
+  const writing = { captionExtension: options.captionExtension, replace: options.replace };
+  const written = await writeLayout(out, folders, { ...writing, flag: "--out" });
+  if (reg && regOut && options.reg) {
+    const regFolder = { folder: subsetFolderName(REG_REPEATS, options.reg.name), images: reg.images };
+    addSummary(written, await writeLayout(regOut, [regFolder], { ...writing, flag: "--reg-out" }));
   }
-  const written = await writeLayout(out, folders, options);
 
-  const regDir = reg ? join(out, REG_FOLDER) : null;
   const dataset = await readKohyaDataset({
     trainDataDir: out,
-    regDataDir: regDir,
+    regDataDir: regOut,
     captionExtension: options.captionExtension,
   });
   const plan = buildPlan(dataset, settings);
-  // Our own reg folder sits inside train_data_dir without a repeat count: sd-scripts skips it, as it should.
-  const ignoredReg = regDir ? `ignoring folder '${regDir}'` : null;
+  const roots = { out, regOut };
   return {
     out,
+    regOut,
     folders: plan.subsets.map((s) => ({
-      folder: relative(out, s.dir).split("\\").join("/"),
+      folder: underRoot(s.dir, s.isReg, roots),
       name: s.name,
       isReg: s.isReg,
       images: s.imageCount,
@@ -149,9 +180,17 @@ export async function layoutDataset(options: LayoutOptions): Promise<LayoutResul
     written,
     skipped: [...sources.flatMap((s) => s.skipped), ...(reg?.skipped ?? [])],
     plan,
-    images: plan.images.map((image) => describeImage(image, out)),
-    warnings: [...dataset.warnings, ...plan.warnings].filter((w) => !ignoredReg || !w.startsWith(ignoredReg)),
+    images: plan.images.map((image) => describeImage(image, underRoot(image.path, image.is_reg, roots))),
+    warnings: [...dataset.warnings, ...plan.warnings],
+    trainFlags: trainFlagsFor({ trainDataDir: out, regDataDir: regOut }, plan),
   };
+}
+
+function addSummary(total: WriteSummary, more: WriteSummary): void {
+  total.linked += more.linked;
+  total.copied += more.copied;
+  total.captions += more.captions;
+  total.uncaptioned.push(...more.uncaptioned);
 }
 
 function planOptions(training: LayoutTraining): Parameters<typeof buildPlan>[1] {

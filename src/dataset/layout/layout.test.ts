@@ -18,7 +18,7 @@ beforeEach(async () => {
   await png(join(root, "a", "a2.png"), 512, 512);
   await png(join(root, "a", "a3.png"), 768, 512);
   await writeFile(join(root, "a", "a1.txt"), "ohwx, smile");
-  await writeFile(join(root, "a", "a4.gif"), "not read by sd-scripts");
+  await writeFile(join(root, "a", "a4.heic"), "a format danlu does not train on");
   await png(join(root, "b", "b1.png"), 512, 768);
   await png(join(root, "r", "r1.png"), 512, 512);
   await png(join(root, "r", "r2.png"), 512, 512);
@@ -34,6 +34,7 @@ function options(overrides: Partial<LayoutOptions> = {}): LayoutOptions {
     repeats: new Map([["ohwx", 2]]),
     reg: { name: "woman", dir: join(root, "r") },
     out: join(root, "out"),
+    regOut: join(root, "reg"),
     captionExtension: ".txt",
     replace: false,
     training: {
@@ -56,16 +57,19 @@ describe("layoutDataset", () => {
     expect(result.folders.map((f) => [f.folder, f.images, f.repeats, f.perEpoch])).toEqual([
       ["2_ohwx", 3, 2, 6],
       ["6_style b", 1, 6, 6], // balanced: 1 image x 6 = ohwx's 3 x 2
-      ["reg/1_woman", 2, 1, 12], // cycled to the 12 training samples
+      ["1_woman", 2, 1, 12], // cycled to the 12 training samples
     ]);
-    expect((await readdir(root)).sort()).toEqual(["a", "b", "out", "r"]);
+    expect(result.folders.map((f) => f.isReg)).toEqual([false, false, true]);
+    expect((await readdir(root)).sort()).toEqual(["a", "b", "out", "r", "reg"]);
+    expect((await readdir(join(root, "out"))).sort()).toEqual([".danlu-layout.json", "2_ohwx", "6_style b"]);
+    expect((await readdir(join(root, "reg"))).sort()).toEqual([".danlu-layout.json", "1_woman"]);
     expect((await readdir(join(root, "out", "2_ohwx"))).sort()).toEqual([
       "a1.png",
       "a1.txt",
       "a2.png",
       "a3.png",
     ]);
-    expect(result.skipped).toEqual([join(root, "a", "a4.gif")]);
+    expect(result.skipped).toEqual([join(root, "a", "a4.heic")]);
 
     const [source, linked] = await Promise.all([
       stat(join(root, "a", "a1.png")),
@@ -91,7 +95,20 @@ describe("layoutDataset", () => {
     expect(a3).toMatchObject({ size: [768, 512], bucket: [640, 384], resized: [640, 427], cropped: [0, 43] });
     expect(a3?.scale).toBeCloseTo(640 / 768);
     expect(a3?.croppedShare).toBeCloseTo(43 / 427);
-    expect(result.warnings.some((w) => w.includes("'" + join(root, "out", "reg") + "'"))).toBe(false);
+    expect(result.images.find((image) => image.isReg)?.file).toBe("1_woman/r1.png");
+    expect(result.warnings.filter((w) => !w.includes("have no '.txt' file"))).toEqual([]);
+    expect(result.trainFlags).toEqual([
+      "--train-data-dir",
+      join(root, "out"),
+      "--reg-data-dir",
+      join(root, "reg"),
+      "--max-train-epochs",
+      "3",
+      "--train-batch-size",
+      "4",
+      "--resolution",
+      "512",
+    ]);
   });
 
   it("refuses a non-empty folder it did not write, and replaces its own layout only with replace", async () => {
@@ -102,7 +119,9 @@ describe("layoutDataset", () => {
 
     await layoutDataset(options());
     await expect(layoutDataset(options())).rejects.toThrow(/already holds a layout/u);
-    const again = await layoutDataset(options({ replace: true, repeats: new Map(), reg: null }));
+    const again = await layoutDataset(
+      options({ replace: true, repeats: new Map(), reg: null, regOut: null }),
+    );
     expect(again.folders.map((f) => f.folder)).toEqual(["200_style b", "67_ohwx"]); // in folder-name order, as kohya reads them
     expect((await readdir(join(root, "out"))).sort()).toEqual([
       ".danlu-layout.json",
@@ -110,6 +129,21 @@ describe("layoutDataset", () => {
       "67_ohwx",
     ]);
     expect((await readdir(join(root, "a"))).length).toBe(5); // the sources are untouched
+  });
+
+  it("writes the reg images to their own reg_data_dir, never inside the train_data_dir", async () => {
+    await expect(layoutDataset(options({ regOut: null }))).rejects.toThrow(/--reg needs --reg-out/u);
+    await expect(layoutDataset(options({ regOut: join(root, "out", "reg") }))).rejects.toThrow(
+      /must be separate folders, neither inside the other/u,
+    );
+    await expect(layoutDataset(options({ out: join(root, "reg", "img") }))).rejects.toThrow(
+      /separate folders/u,
+    );
+    await expect(layoutDataset(options({ reg: null }))).rejects.toThrow(/--reg-out is given without --reg/u);
+    await mkdir(join(root, "reg"));
+    await writeFile(join(root, "reg", "mine.txt"), "x");
+    await expect(layoutDataset(options())).rejects.toThrow(/--reg-out .* is not empty/u);
+    await expect(stat(join(root, "out"))).rejects.toThrow(); // refused before the train_data_dir was written
   });
 
   it("checks the bucket settings before writing anything", async () => {

@@ -1,3 +1,4 @@
+import { isAbsolute, relative, resolve } from "node:path";
 import { DanluError } from "../../errors.ts";
 
 /**
@@ -17,8 +18,43 @@ export interface ConceptSource {
  */
 export const DEFAULT_SAMPLES_PER_CONCEPT = 200;
 
-/** The folder that holds `1_{class}` regularization images inside the output folder. */
-export const REG_FOLDER = "reg";
+/** Repeats of the regularization folder, as kohya_ss lays it out: the trainer cycles reg images to match. */
+export const REG_REPEATS = 1;
+
+const EXAMPLE_FOLDERS = "e.g. --out project/img --reg-out project/reg, as kohya_ss prepares a project";
+
+function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/**
+ * The two folders a layout writes: the train_data_dir (--out) and, with --reg, a reg_data_dir (--reg-out)
+ * beside it, never inside. sd-scripts reads regularization images only from reg_data_dir; a folder of
+ * them inside train_data_dir is skipped (no repeat count) or, worse, trained on as a concept.
+ */
+export function checkLayoutFolders(out: string, regOut: string | null, hasReg: boolean): void {
+  if (hasReg && regOut === null) {
+    throw new DanluError("--reg needs --reg-out: the reg_data_dir to write the regularization images to", {
+      hint: `give a folder beside --out, not inside it (${EXAMPLE_FOLDERS})`,
+    });
+  }
+  if (!hasReg && regOut !== null) {
+    throw new DanluError("--reg-out is given without --reg", {
+      hint: "add --reg CLASS=DIR, or drop --reg-out",
+    });
+  }
+  if (regOut === null) return;
+  const [train, reg] = [resolve(out), resolve(regOut)];
+  if (isInside(train, reg) || isInside(reg, train)) {
+    throw new DanluError(
+      `--reg-out ${reg} and --out ${train} must be separate folders, neither inside the other`,
+      {
+        hint: `sd-scripts reads regularization images from their own reg_data_dir (${EXAMPLE_FOLDERS})`,
+      },
+    );
+  }
+}
 
 // Characters that are not portable in folder names (Windows forbids these), and path separators.
 const UNSAFE_NAME = /[<>:"/\\|?*\p{Cc}]/u;

@@ -29,9 +29,9 @@ function folderLines(result: LayoutResult): string[] {
 /** The text `danlu data layout` prints: folders, how files were placed, steps, buckets, each image's fit. */
 export function formatLayoutReport(result: LayoutResult): string {
   const { plan, written } = result;
-  const hasReg = result.folders.some((f) => f.isReg);
   const lines = [
-    `wrote ${result.out}  (train_data_dir${hasReg ? `; reg_data_dir: ${result.out}/reg` : ""})`,
+    `wrote ${result.out}  (train_data_dir)`,
+    ...(result.regOut ? [`wrote ${result.regOut}  (reg_data_dir: the regularization images)`] : []),
     ...folderLines(result),
     `  ${written.linked} hard links, ${written.copied} copies, ${written.captions} caption files`,
   ];
@@ -41,7 +41,7 @@ export function formatLayoutReport(result: LayoutResult): string {
     );
   }
   for (const skipped of result.skipped)
-    lines.push(`  left out (format sd-scripts does not read): ${skipped}`);
+    lines.push(`  left out (a format danlu does not train on): ${skipped}`);
   lines.push(
     `steps: ${plan.numEpochs} epochs x ${plan.stepsPerEpoch} steps per epoch (batch size ${plan.batchSize}, ` +
       `batches within buckets) = ${plan.totalSteps} steps`,
@@ -55,5 +55,9 @@ export function formatLayoutReport(result: LayoutResult): string {
   const width = Math.max(...result.images.map((image) => image.file.length));
   for (const image of result.images) lines.push(imageLine(image, width));
   for (const warning of result.warnings) lines.push(`warning: ${warning}`);
+  lines.push(
+    "train on it with:",
+    `  danlu train --pretrained-model-name-or-path MODEL.safetensors --output-dir OUTPUT_DIR --output-name NAME \\\n      ${result.trainFlags.join(" ")}`,
+  );
   return lines.join("\n");
 }

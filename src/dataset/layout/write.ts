@@ -17,12 +17,12 @@ export const LAYOUT_RECORD = ".danlu-layout.json";
 const layoutRecord = z.strictObject({
   version: z.literal(1),
   created_at: z.string(),
-  /** Top-level entries of the output folder this layout wrote ("10_ohwx", "reg"). */
+  /** Top-level entries of the output folder this layout wrote ("10_ohwx", "1_woman"). */
   folders: z.array(z.string()),
 });
 
 export interface LayoutFolder {
-  /** Relative to the output folder: "10_ohwx" or "reg/1_woman". */
+  /** Relative to the output folder: "10_ohwx" (train_data_dir) or "1_woman" (reg_data_dir). */
   folder: string;
   /** Absolute paths of the source images. */
   images: string[];
@@ -56,25 +56,33 @@ async function readRecord(out: string) {
   }
 }
 
-/** Makes `out` ready: created if missing, else empty, else an earlier layout cleared with `replace`. */
-async function prepareOut(out: string, replace: boolean): Promise<void> {
+/**
+ * Checks that `out` may be written, changing nothing: missing, empty, or an earlier layout (then only
+ * with `replace`). Returns the folders of that earlier layout, which writing removes first.
+ */
+export async function checkLayoutTarget(out: string, replace: boolean, flag: string): Promise<string[]> {
   const info = await stat(out).catch(() => null);
-  if (info && !info.isDirectory()) throw new DanluError(`--out ${out} is a file, not a folder`);
+  if (info && !info.isDirectory()) throw new DanluError(`${flag} ${out} is a file, not a folder`);
   const entries = info ? await readdir(out) : [];
-  if (entries.length > 0) {
-    const record = await readRecord(out);
-    if (!record) {
-      throw new DanluError(`--out ${out} is not empty and was not written by danlu data layout`, {
-        hint: "give a new or empty folder",
-      });
-    }
-    if (!replace) {
-      throw new DanluError(`--out ${out} already holds a layout (${record.folders.join(", ")})`, {
-        hint: "add --replace to remove that layout's folders and write the new one, or give another --out",
-      });
-    }
-    for (const folder of record.folders) await rm(insideOut(out, folder), { recursive: true, force: true });
+  if (entries.length === 0) return [];
+  const record = await readRecord(out);
+  if (!record) {
+    throw new DanluError(`${flag} ${out} is not empty and was not written by danlu data layout`, {
+      hint: "give a new or empty folder",
+    });
   }
+  if (!replace) {
+    throw new DanluError(`${flag} ${out} already holds a layout (${record.folders.join(", ")})`, {
+      hint: `add --replace to remove that layout's folders and write the new one, or give another ${flag}`,
+    });
+  }
+  return record.folders;
+}
+
+/** Makes `out` ready: created if missing, else empty, else an earlier layout cleared with `replace`. */
+async function prepareOut(out: string, replace: boolean, flag: string): Promise<void> {
+  const earlier = await checkLayoutTarget(out, replace, flag);
+  for (const folder of earlier) await rm(insideOut(out, folder), { recursive: true, force: true });
   await mkdir(out, { recursive: true });
 }
 
@@ -98,10 +106,10 @@ export function captionPathOf(image: string, extension: string): string {
 export async function writeLayout(
   out: string,
   folders: readonly LayoutFolder[],
-  options: { captionExtension: string; replace: boolean },
+  options: { captionExtension: string; replace: boolean; flag: string },
 ): Promise<WriteSummary> {
   const root = resolve(out);
-  await prepareOut(root, options.replace);
+  await prepareOut(root, options.replace, options.flag);
   const topLevel = [...new Set(folders.map((f) => f.folder.split("/")[0] as string))];
   const record = { version: 1 as const, created_at: new Date().toISOString(), folders: topLevel };
   // Recorded before the files, so that a layout cut short can still be replaced.

@@ -21,8 +21,15 @@ export interface TaggerInput {
 
 const WHITE = 255;
 
-/** Decodes an image file (path or bytes) into the tagger's input tensor for one image. */
-export async function preprocessForTagger(image: string | Buffer, size: number): Promise<TaggerInput> {
+/**
+ * Decodes an image file (path or bytes) into the tagger's input tensor for one image. With `into`
+ * (size * size * 3 floats, e.g. one image's slot in a batch buffer) the values are written there.
+ */
+export async function preprocessForTagger(
+  image: string | Buffer,
+  size: number,
+  into?: Float32Array,
+): Promise<TaggerInput> {
   const { data, info } = await sharp(image, { failOn: "error" })
     .autoOrient()
     .flatten({ background: { r: WHITE, g: WHITE, b: WHITE } })
@@ -38,7 +45,7 @@ export async function preprocessForTagger(image: string | Buffer, size: number):
           .resize(size, size, { kernel: "cubic", fit: "fill" })
           .raw()
           .toBuffer();
-  return { pixels: rgbToBgrFloat(resized), width: info.width, height: info.height };
+  return { pixels: rgbToBgrFloat(resized, into), width: info.width, height: info.height };
 }
 
 /** Centres an RGB image on a white square of side max(width, height). */
@@ -56,8 +63,10 @@ export function padToSquare(rgb: Uint8Array, width: number, height: number) {
   return { square, side };
 }
 
-export function rgbToBgrFloat(rgb: Uint8Array): Float32Array {
-  const out = new Float32Array(rgb.length);
+export function rgbToBgrFloat(rgb: Uint8Array, into?: Float32Array): Float32Array {
+  if (into && into.length !== rgb.length)
+    throw new Error(`expected ${rgb.length} floats, got ${into.length}`);
+  const out = into ?? new Float32Array(rgb.length);
   for (let i = 0; i < rgb.length; i += 3) {
     out[i] = rgb[i + 2] ?? 0;
     out[i + 1] = rgb[i + 1] ?? 0;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { TagLabel } from "./labels.ts";
-import { DEFAULT_FORMAT, formatTags, mergeSelections, selectTags, topRating } from "./select.ts";
+import { categoryMap, DEFAULT_FORMAT, formatTags, mergeSelections, selectTags, topRating } from "./select.ts";
 
-const labels: TagLabel[] = [
+const labelList: TagLabel[] = [
   { name: "general", category: "rating" },
   { name: "sensitive", category: "rating" },
   { name: "long_hair", category: "general" },
@@ -12,7 +12,9 @@ const labels: TagLabel[] = [
   { name: "vocaloid", category: "general" },
   { name: "some_artist", category: "other" },
 ];
+const labels = categoryMap(labelList);
 
+// Listed in an order other than the labels', to show the result is ordered by probability.
 const probs = {
   general: 0.2,
   sensitive: 0.7,

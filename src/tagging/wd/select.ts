@@ -12,30 +12,38 @@ export interface ScoredTag {
   probability: number;
 }
 
-/** Tags at or above their category's threshold, most probable first; ratings and "other" excluded. */
+/** Tag name -> category, built once per model (a tagger has about 10,000 labels). */
+export function categoryMap(labels: readonly TagLabel[]): ReadonlyMap<string, TagCategory> {
+  return new Map(labels.map((label) => [label.name, label.category]));
+}
+
+/**
+ * Tags at or above their category's threshold, most probable first; ratings and "other" excluded.
+ * Walks the probabilities given (the manifest keeps only those above a floor), not every label.
+ */
 export function selectTags(
-  labels: readonly TagLabel[],
+  categories: ReadonlyMap<string, TagCategory>,
   probabilities: Record<string, number>,
   t: Thresholds,
-) {
+): ScoredTag[] {
   const selected: ScoredTag[] = [];
-  for (const label of labels) {
-    const probability = probabilities[label.name];
-    if (probability === undefined) continue;
-    const threshold =
-      label.category === "general" ? t.general : label.category === "character" ? t.character : Infinity;
-    if (probability >= threshold) selected.push({ ...label, probability });
+  for (const [name, probability] of Object.entries(probabilities)) {
+    const category = categories.get(name);
+    const threshold = category === "general" ? t.general : category === "character" ? t.character : Infinity;
+    if (category && probability >= threshold) selected.push({ name, category, probability });
   }
   return selected.sort(byProbability);
 }
 
 /** The rating with the highest probability (ratings are exclusive: argmax, no threshold). */
-export function topRating(labels: readonly TagLabel[], probabilities: Record<string, number>) {
+export function topRating(
+  categories: ReadonlyMap<string, TagCategory>,
+  probabilities: Record<string, number>,
+): ScoredTag | undefined {
   let best: ScoredTag | undefined;
-  for (const label of labels) {
-    const probability = probabilities[label.name];
-    if (label.category !== "rating" || probability === undefined) continue;
-    if (!best || probability > best.probability) best = { ...label, probability };
+  for (const [name, probability] of Object.entries(probabilities)) {
+    if (categories.get(name) !== "rating") continue;
+    if (!best || probability > best.probability) best = { name, category: "rating", probability };
   }
   return best;
 }

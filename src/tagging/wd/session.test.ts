@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DanluError } from "../../errors.ts";
-import { loadWdTagger } from "./session.ts";
+import { batchBuffer, loadWdTagger } from "./session.ts";
 import { encodeOnnxModel } from "./testing/onnx-writer.ts";
 import { selectedTagsCsv, TINY_TAGS, writeTinyTagger } from "./testing/tiny-tagger.ts";
 
@@ -68,5 +68,22 @@ describe("loadWdTagger", () => {
     await writeFile(join(folder, "model.onnx"), model);
     await writeFile(join(folder, "selected_tags.csv"), selectedTagsCsv(TINY_TAGS));
     await expect(loadWdTagger(folder, "nchw")).rejects.toThrow(/is not \[batch, size, size, 3\]/);
+  });
+});
+
+describe("batchBuffer", () => {
+  it("uses images decoded into consecutive slots of one buffer in place, and copies otherwise", () => {
+    const shared = new Float32Array(12).map((_, i) => i);
+    const views = [shared.subarray(0, 4), shared.subarray(4, 8), shared.subarray(8, 12)];
+    const inPlace = batchBuffer(views, 3);
+    expect(inPlace.buffer).toBe(shared.buffer);
+    expect(Array.from(inPlace)).toEqual(Array.from(shared));
+
+    const gap = batchBuffer([views[0]!, views[2]!], 2); // an image in between failed to decode
+    expect(gap.buffer).not.toBe(shared.buffer);
+    expect(Array.from(gap)).toEqual([0, 1, 2, 3, 8, 9, 10, 11]);
+
+    const padded = batchBuffer([views[0]!], 2); // a fixed-batch model's last, short chunk
+    expect(Array.from(padded)).toEqual([0, 1, 2, 3, 0, 0, 0, 0]);
   });
 });

@@ -148,4 +148,13 @@ describe("tagFolder", () => {
     expect(report.written).toBe(4);
     expect((await readManifest(dir)).images["sub/nested.png"]).toBeDefined();
   });
+
+  it("writes captions alone when no tagger is given, skipping a broken file", async () => {
+    const captioner = await loadCaptioner(join(models, "captioner"), "captioner", { threads: 1 });
+    const report = await tagFolder(options({ taggers: [], captioner }));
+    await captioner.dispose();
+    expect(await caption("blue.txt")).toBe("a dark photo\n");
+    expect(report.failed.map((f) => f.name)).toEqual(["truncated.jpg"]);
+    expect((await readManifest(dir)).images["blue.png"]?.tags).toBeUndefined();
+  });
 });

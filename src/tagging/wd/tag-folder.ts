@@ -1,13 +1,13 @@
-import sharp from "sharp";
-import { readManifest, writeManifest, type Manifest, type ManifestImage } from "../../dataset/manifest.ts";
+import { readManifest, writeManifest, type Manifest } from "../../dataset/manifest.ts";
 import { DanluError } from "../../errors.ts";
 import { captionPathFor, composeCaption, readCaption, writeCaption } from "../caption/caption-file.ts";
 import type { ExistingCaption } from "../caption/caption-file.ts";
 import type { Captioner } from "../caption/captioner.ts";
-import { listImages, readImageFile, type ImageFile } from "./images.ts";
+import { listImages } from "./images.ts";
 import type { TagLabel } from "./labels.ts";
-import { preprocessForTagger } from "./preprocess.ts";
+import { prepareBatch, type PrepareContext, type Prepared, type TaggerSlot } from "./prepare.ts";
 import {
+  categoryMap,
   formatTags,
   mergeSelections,
   selectTags,
@@ -15,7 +15,7 @@ import {
   type FormatOptions,
   type ScoredTag,
 } from "./select.ts";
-import { loadWdTagger, type WdTagger } from "./session.ts";
+import { loadWdTagger } from "./session.ts";
 import { defaultThresholds, type Thresholds } from "./thresholds.ts";
 
 /**
@@ -66,22 +66,6 @@ export interface TagFolderReport {
   thresholds: ({ name: string } & Thresholds)[];
 }
 
-interface TaggerSlot {
-  name: string;
-  labels: TagLabel[];
-  thresholds: Thresholds;
-  session: WdTagger;
-}
-
-interface Prepared {
-  file: ImageFile;
-  entry: ManifestImage;
-  /** Tagger name -> probabilities, from the manifest or (after inference) from the model. */
-  probabilities: Map<string, Record<string, number>>;
-  /** Preprocessed input per model input size, for the taggers that must run. */
-  inputs: Map<number, Float32Array>;
-}
-
 export async function tagFolder(o: TagFolderOptions): Promise<TagFolderReport> {
   const names = await listImages(o.dir, o.recursive);
   const manifest = await readManifest(o.dir);
@@ -94,7 +78,19 @@ export async function tagFolder(o: TagFolderOptions): Promise<TagFolderReport> {
     tagCounts: new Map(),
     thresholds: slots.map((s) => ({ name: s.name, ...s.thresholds })),
   };
-  const prepare = (batch: string[]) => prepareBatch(batch, o, slots, manifest, report);
+  const context: PrepareContext = {
+    dir: o.dir,
+    manifest,
+    slots,
+    reuseProbabilities: o.reuseProbabilities,
+    checkDecodable: slots.length === 0,
+    onReused: () => report.reused++,
+    onFailed: (name, reason) => {
+      report.failed.push({ name, reason });
+      o.onProgress?.(report.written + report.failed.length, report.images, name);
+    },
+  };
+  const prepare = (batch: string[]) => prepareBatch(batch, context);
   const batches = chunk(names, Math.max(1, o.batchSize));
   try {
     let next = batches[0] ? prepare(batches[0]) : undefined;
@@ -128,69 +124,15 @@ async function openTaggers(o: TagFolderOptions): Promise<TaggerSlot[]> {
         code: "BAD_OPTION",
       });
     }
-    slots.push({ name: choice.name, labels: session.labels, thresholds, session });
+    slots.push({
+      name: choice.name,
+      labels: session.labels,
+      categories: categoryMap(session.labels),
+      thresholds,
+      session,
+    });
   }
   return slots;
-}
-
-async function prepareBatch(
-  names: string[],
-  o: TagFolderOptions,
-  slots: TaggerSlot[],
-  manifest: Manifest,
-  report: TagFolderReport,
-): Promise<Prepared[]> {
-  const prepared = await Promise.all(
-    names.map(async (name) => {
-      try {
-        return await prepareImage(name, o, slots, manifest, report);
-      } catch (error) {
-        report.failed.push({ name, reason: (error as Error).message.split("\n")[0] ?? "" });
-        o.onProgress?.(report.written + report.failed.length, report.images, name);
-        return undefined;
-      }
-    }),
-  );
-  return prepared.filter((p): p is Prepared => p !== undefined);
-}
-
-async function prepareImage(
-  name: string,
-  o: TagFolderOptions,
-  slots: TaggerSlot[],
-  manifest: Manifest,
-  report: TagFolderReport,
-): Promise<Prepared> {
-  const file = await readImageFile(o.dir, name);
-  const known = manifest.images[name];
-  const entry = known ?? (await newManifestEntry(file));
-  const probabilities = new Map<string, Record<string, number>>();
-  const inputs = new Map<number, Float32Array>();
-  for (const slot of slots) {
-    const stored = entry.tags?.[slot.name];
-    if (o.reuseProbabilities && stored && entry.sha256 === file.sha256) {
-      probabilities.set(slot.name, stored);
-      report.reused++;
-    } else if (!inputs.has(slot.session.inputSize)) {
-      const size = slot.session.inputSize;
-      inputs.set(size, (await preprocessForTagger(file.bytes, size)).pixels);
-    }
-  }
-  if (slots.length === 0 && o.captioner) await sharp(file.bytes).metadata(); // fail early on a broken file
-  return { file, entry, probabilities, inputs };
-}
-
-/** An image that was not imported with `danlu data import` gets an entry when it is first tagged. */
-async function newManifestEntry(file: ImageFile): Promise<ManifestImage> {
-  const meta = await sharp(file.bytes).metadata();
-  const size = meta.autoOrient ?? meta;
-  return {
-    source: file.path,
-    sha256: file.sha256,
-    width: size.width ?? 0,
-    height: size.height ?? 0,
-    imported_at: new Date().toISOString(),
-  };
 }
 
 async function processBatch(
@@ -235,8 +177,8 @@ function captionTags(p: Prepared, slots: TaggerSlot[], format: FormatOptions): s
   let rating: ScoredTag | undefined;
   for (const slot of slots) {
     const probabilities = p.probabilities.get(slot.name) ?? {};
-    selections.push(selectTags(slot.labels, probabilities, slot.thresholds));
-    const candidate = topRating(slot.labels, probabilities);
+    selections.push(selectTags(slot.categories, probabilities, slot.thresholds));
+    const candidate = topRating(slot.categories, probabilities);
     if (candidate && (!rating || candidate.probability > rating.probability)) rating = candidate;
   }
   return formatTags(mergeSelections(selections), rating, format);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DanluError } from "../../errors.ts";
 import { cleanCaption, loadCaptioner } from "./captioner.ts";
 import { writeTinyCaptioner } from "./testing/tiny-captioner.ts";
+import { writeTinyFlorence } from "./testing/tiny-florence.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -28,6 +29,16 @@ describe("loadCaptioner (transformers.js, local folder only)", () => {
     const captions = await captioner.caption([join(dir, "bright.png"), join(dir, "dark.png")]);
     expect(captions).toEqual(["a bright photo", "a dark photo"]);
     await captioner.dispose();
+  });
+
+  it("captions with Florence-2 (vision encoder, embeddings, encoder, decoder with cache) for each task", async () => {
+    await writeTinyFlorence(join(dir, "tiny-florence"));
+    for (const task of ["<CAPTION>", "<MORE_DETAILED_CAPTION>"] as const) {
+      const captioner = await loadCaptioner(join(dir, "tiny-florence"), "florence", { threads: 1, task });
+      const captions = await captioner.caption([join(dir, "bright.png"), join(dir, "dark.png")]);
+      expect(captions).toEqual(["a bright photo", "a dark photo"]);
+      await captioner.dispose();
+    }
   });
 
   it("falls back to the 8-bit files when only those are present", async () => {

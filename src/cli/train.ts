@@ -6,12 +6,12 @@ import {
   loadKohyaDatasetConfig,
   loadTrainConfigFile,
   resolveTrainConfig,
+  type DatasetSubset,
   type TrainConfig,
   type TrainConfigLayer,
 } from "../config/index.ts";
 import type { EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
-import { DanluError } from "../errors.ts";
 import { ProgressRenderer } from "../training/progress.ts";
 import { logDirOf, prepareRun, runTraining } from "../training/run.ts";
 
@@ -29,7 +29,8 @@ Examples:
   danlu train --config run.toml
   danlu train --pretrained-model-name-or-path model.safetensors --train-data-dir train \\
       --output-dir out --output-name alice --network-dim 32 --network-alpha 16 --max-train-epochs 10
-  danlu train --kohya-config sd-scripts-config.toml      (a kohya sd-scripts / kohya_ss config)
+  danlu train --kohya-config sd-scripts-config.toml      (a kohya sd-scripts / kohya_ss config; its
+                                                          dataset_config's [[datasets.subsets]] too)
   danlu train --config run.toml --dry-run                 (check the data and print the plan only)
   danlu train --config run.toml --resume out/alice-step00000120-state
 
@@ -50,9 +51,11 @@ export function registerTrain(program: Command): void {
   command.action(async (flags: TrainFlags) => trainAction(flags));
 }
 
-async function loadLayers(flags: TrainFlags): Promise<TrainConfig> {
+/** The config from its layers (kohya import < --config < flags), and a kohya dataset config's subsets. */
+async function loadLayers(flags: TrainFlags): Promise<{ config: TrainConfig; subsets: DatasetSubset[] }> {
   const layers: TrainConfigLayer[] = [];
   const notes: string[] = [];
+  let subsets: DatasetSubset[] = [];
   if (flags.kohyaConfig) {
     const kohya = await loadKohyaConfig(flags.kohyaConfig);
     layers.push(kohya.config);
@@ -61,26 +64,18 @@ async function loadLayers(flags: TrainFlags): Promise<TrainConfig> {
       const dataset = await loadKohyaDatasetConfig(kohya.datasetConfig);
       layers.push(dataset.config);
       notes.push(...dataset.warnings);
-      if (dataset.subsets.length > 0 && !kohya.config.train_data_dir) {
-        throw new DanluError(
-          `${kohya.datasetConfig}: danlu reads image folders from a train_data_dir of {repeats}_{name} folders`,
-          {
-            code: "KOHYA_DATASET",
-            hint: `lay the subsets out with \`danlu data layout\` (or move ${dataset.subsets.map((s) => s.image_dir).join(", ")} into {num_repeats}_{class_tokens} folders of one train_data_dir) and pass --train-data-dir`,
-          },
-        );
-      }
+      subsets = dataset.subsets;
     }
   }
   if (flags.config) layers.push(await loadTrainConfigFile(flags.config));
   layers.push(configFromOptions(flags));
   for (const note of notes) process.stderr.write(`warning: ${note}\n`);
-  return resolveTrainConfig(layers);
+  return { config: resolveTrainConfig(layers, { subsetsGiven: subsets.length > 0 }), subsets };
 }
 
 async function trainAction(flags: TrainFlags): Promise<void> {
-  const config = await loadLayers(flags);
-  const prepared = await prepareRun(config);
+  const { config, subsets } = await loadLayers(flags);
+  const prepared = await prepareRun(config, { subsets });
   const warnings = [...prepared.dataset.warnings, ...prepared.plan.warnings];
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stderr.write(`${prepared.report}\n`);

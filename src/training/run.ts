@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { TrainConfig } from "../config/index.ts";
-import { readKohyaDataset, type KohyaDataset } from "../dataset/kohya/index.ts";
+import type { DatasetSubset, TrainConfig } from "../config/index.ts";
+import { readKohyaDataset, readKohyaSubsets, type KohyaDataset } from "../dataset/kohya/index.ts";
 import { runEngine, type EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
 import type { Arch } from "../engine/spec.ts";
@@ -37,14 +37,16 @@ export function captionOptionsOf(config: TrainConfig): CaptionOptions {
   };
 }
 
-/** Everything that can be checked without the GPU: model kind, dataset, buckets, steps. */
-export async function prepareRun(config: TrainConfig): Promise<PreparedRun> {
+/**
+ * Everything that can be checked without the GPU: model kind, dataset, buckets, steps. The images come
+ * from train_data_dir (and reg_data_dir), or from `subsets` when a kohya dataset config lists them.
+ */
+export async function prepareRun(
+  config: TrainConfig,
+  options: { subsets?: readonly DatasetSubset[] } = {},
+): Promise<PreparedRun> {
   const arch = await detectArch(config);
-  const dataset = await readKohyaDataset({
-    trainDataDir: config.train_data_dir ?? "",
-    regDataDir: config.reg_data_dir ?? null,
-    captionExtension: config.caption_extension,
-  });
+  const dataset = await readDataset(config, options.subsets ?? []);
   const [width, height] = config.resolution;
   const plan = buildPlan(dataset, {
     arch,
@@ -69,6 +71,27 @@ export async function prepareRun(config: TrainConfig): Promise<PreparedRun> {
     outputName: config.output_name,
   });
   return { arch, dataset, plan, report };
+}
+
+async function readDataset(config: TrainConfig, subsets: readonly DatasetSubset[]): Promise<KohyaDataset> {
+  const captionExtension = config.caption_extension;
+  if (subsets.length === 0) {
+    return readKohyaDataset({
+      trainDataDir: config.train_data_dir ?? "",
+      regDataDir: config.reg_data_dir ?? null,
+      captionExtension,
+    });
+  }
+  const dataset = await readKohyaSubsets({ subsets, captionExtension });
+  // As sd-scripts does when a dataset config is given: the subsets are the dataset, the folders are not.
+  const ignored = (["train_data_dir", "reg_data_dir"] as const).filter((key) => config[key]);
+  if (ignored.length > 0) {
+    dataset.warnings.unshift(
+      `${ignored.map((key) => `${key} '${config[key]}'`).join(" and ")} ignored: the dataset config's ` +
+        "[[datasets.subsets]] list the images (as in sd-scripts)",
+    );
+  }
+  return dataset;
 }
 
 export interface TrainRunOptions {

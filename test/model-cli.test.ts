@@ -21,6 +21,12 @@ function danlu(...args: string[]): Promise<{ code: number | null; stdout: string
   });
 }
 
+/** The JSON a successful run printed; a failed run's stderr becomes the test failure. */
+function jsonOf(run: { code: number | null; stdout: string; stderr: string }): Record<string, unknown> {
+  if (run.code !== 0) throw new Error(`danlu exited ${run.code}:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as Record<string, unknown>;
+}
+
 describe("danlu model", () => {
   const single = join(dir, "tiny-sd15.safetensors");
 
@@ -32,7 +38,7 @@ describe("danlu model", () => {
     expect(made.stdout).toMatch(/1 file, [\d.]+ MB; random weights: it draws noise/);
 
     const info = await danlu("info", single);
-    expect(info.code).toBe(0);
+    expect(info.stderr).toBe("");
     const lines = info.stdout.split("\n");
     expect(lines).toContain("architecture: SD1.x (sd15)");
     expect(lines).toContain("format:       single-file .safetensors");
@@ -40,20 +46,19 @@ describe("danlu model", () => {
     expect(info.stdout).toMatch(/^size: +[\d.]+ MB$/m);
     expect(info.stdout).toMatch(/^parameters: +[\d.]+[KM] \(.*unet.*\)$/m);
 
-    const json = JSON.parse((await danlu("info", single, "--json")).stdout) as Record<string, unknown>;
+    const json = jsonOf(await danlu("info", single, "--json"));
     expect(json).toMatchObject({ arch: "sd15", format: "single_file", size_bytes: statSync(single).size });
   });
 
   it("make-tiny writes an SDXL diffusers folder (seeded) that info reads as SDXL", async () => {
     const folder = join(dir, "tiny-sdxl");
     const made = await danlu("make-tiny", "--arch", "sdxl", "--out", folder, "--seed", "3", "--json");
-    expect(made.code).toBe(0);
-    const { outputs, data } = JSON.parse(made.stdout) as { outputs: string[]; data: Record<string, unknown> };
+    const { outputs, data } = jsonOf(made) as { outputs: string[]; data: Record<string, unknown> };
     expect(outputs).toContain(join(folder, "model_index.json"));
     expect(outputs.some((path) => path.startsWith(join(folder, "text_encoder_2")))).toBe(true);
     expect(data).toMatchObject({ arch: "sdxl", seed: 3, single_file: false });
 
-    const info = JSON.parse((await danlu("info", folder, "--json")).stdout) as Record<string, unknown>;
+    const info = jsonOf(await danlu("info", folder, "--json"));
     expect(info).toMatchObject({ arch: "sdxl", format: "diffusers" });
   });
 

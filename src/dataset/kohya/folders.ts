@@ -73,13 +73,15 @@ export async function findSubsetFolders(
     else folders.push({ dir: join(root, folderName), ...parsed });
   }
   if (zeroRepeats.length > 0) throw zeroRepeatsError(root, zeroRepeats);
-  if (folders.length === 0) throw noSubsetsError(root, key, unnumbered, imageFiles.length);
+  const nested = new Map<string, string[]>();
+  for (const name of unnumbered) nested.set(name, await numberedSubfolders(join(root, name)));
+  if (folders.length === 0) {
+    const dataFolders = unnumbered.filter((name) => (nested.get(name) ?? []).length > 0);
+    if (dataFolders.length > 0 && imageFiles.length === 0) throw nestedDataDirError(root, key, dataFolders);
+    throw noSubsetsError(root, key, unnumbered, imageFiles.length);
+  }
 
-  const warnings = unnumbered.map(
-    (folderName) =>
-      `ignoring folder '${join(root, folderName)}': its name does not start with a repeat count ` +
-      `(rename it to '10_${folderName}' to train on it 10 times per epoch)`,
-  );
+  const warnings = unnumbered.map((name) => unnumberedWarning(join(root, name), key, nested.get(name) ?? []));
   if (imageFiles.length > 0) {
     warnings.push(
       `ignoring ${imageFiles.length} image(s) directly inside ${key} '${root}': ` +
@@ -87,6 +89,46 @@ export async function findSubsetFolders(
     );
   }
   return { folders, warnings };
+}
+
+async function numberedSubfolders(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && parseSubsetFolderName(e.name)).map((e) => e.name);
+}
+
+/**
+ * Why a folder without a repeat count is ignored. One that holds {repeats}_{name} folders itself is a
+ * kohya data folder put inside another (often regularization images as `reg/1_woman`): renaming it would
+ * train those images as a concept, so the warning says where such a folder belongs instead.
+ */
+function unnumberedWarning(dir: string, key: DataDirKey, nested: string[]): string {
+  if (nested.length > 0) {
+    const regHint =
+      key === "train_data_dir"
+        ? `; if they are regularization images, move '${dir}' out of train_data_dir and pass it as reg_data_dir (--reg-data-dir)`
+        : "";
+    return `ignoring folder '${dir}': it holds {repeats}_{name} folders (${nested.join(", ")}) of its own${regHint}`;
+  }
+  return (
+    `ignoring folder '${dir}': its name does not start with a repeat count ` +
+    `(rename it to '10_${basename(dir)}' to train on it 10 times per epoch)`
+  );
+}
+
+/** The folder above the data folders, such as a kohya_ss project (`img/10_alice`, `reg/1_woman`). */
+function nestedDataDirError(root: string, key: DataDirKey, dataFolders: string[]): DanluError {
+  const list = dataFolders.map((name) => `'${join(root, name)}'`).join(", ");
+  const reg = dataFolders.find((name) => /^reg/iu.test(name));
+  const train = dataFolders.find((name) => name !== reg) ?? dataFolders[0] ?? "";
+  const hint =
+    key === "train_data_dir" && reg
+      ? `set train_data_dir to '${join(root, train)}' and reg_data_dir to '${join(root, reg)}'`
+      : `set ${key} to ${dataFolders.length === 1 ? list : `one of ${list}`}`;
+  return new DanluError(
+    `${key} '${root}' has no {repeats}_{name} subfolders, but ${list} ${dataFolders.length === 1 ? "has" : "have"}: ` +
+      `it is the folder above the data folder`,
+    { hint },
+  );
 }
 
 function zeroRepeatsError(root: string, folderNames: string[]): DanluError {

@@ -143,6 +143,29 @@ describe("readKohyaDataset", () => {
     expect(warnings).toMatch(/ignoring 1 image\(s\) directly inside train_data_dir/);
   });
 
+  test("a kohya folder inside another: no rename suggested, reg_data_dir pointed to", async () => {
+    await image(join(root, "img", "10_alice", "a.png"), 16, 16);
+    await image(join(root, "img", "reg", "1_woman", "r.png"), 16, 16);
+    const dataset = await readKohyaDataset({ trainDataDir: join(root, "img"), captionExtension: ".txt" });
+    const warnings = dataset.warnings.join("\n");
+    expect(warnings).toContain(
+      `ignoring folder '${join(root, "img", "reg")}': it holds {repeats}_{name} folders (1_woman) of its own; ` +
+        "if they are regularization images, move",
+    );
+    expect(warnings).not.toContain("10_reg");
+
+    // The kohya_ss project folder (img/, reg/) given as train_data_dir.
+    await rm(join(root, "img", "reg"), { recursive: true });
+    await image(join(root, "reg", "1_woman", "r.png"), 16, 16);
+    const error = await readError({ trainDataDir: root, captionExtension: ".txt" });
+    expect(error.message).toMatch(
+      /has no \{repeats\}_\{name\} subfolders, but .* have: it is the folder above/,
+    );
+    expect(error.hint).toBe(
+      `set train_data_dir to '${join(root, "img")}' and reg_data_dir to '${join(root, "reg")}'`,
+    );
+  });
+
   test("a repeat count of 0 is an error", async () => {
     await image(join(root, "0_alice", "a.png"), 16, 16);
     await image(join(root, "5_bob", "a.png"), 16, 16);

@@ -120,6 +120,11 @@ describe("tagFolder", () => {
     expect(await caption("red.txt")).toBe("red theme, hatsune miku (vocaloid)\n");
   });
 
+  it("refuses to reuse stored probabilities below the floor they were kept from", async () => {
+    const taggers = [{ name: "wd-vit-tagger-v3", folder: join(models, "wd-vit-tagger-v3"), general: 0.01 }];
+    await expect(tagFolder(options({ taggers, reuseProbabilities: true }))).rejects.toThrow(/below 0.05/);
+  });
+
   it("appends to existing captions instead of overwriting when asked", async () => {
     await writeFile(join(dir, "blue.txt"), "mytrigger, blue theme\n");
     await tagFolder(options({ existing: "append" }));

@@ -111,28 +111,39 @@ export async function tagFolder(o: TagFolderOptions): Promise<TagFolderReport> {
 
 async function openTaggers(o: TagFolderOptions): Promise<TaggerSlot[]> {
   const slots: TaggerSlot[] = [];
-  for (const choice of o.taggers) {
-    const session = await loadWdTagger(choice.folder, choice.name, { threads: o.threads });
-    const defaults = defaultThresholds(choice.name);
-    const thresholds = {
-      general: choice.general ?? defaults.general,
-      character: choice.character ?? defaults.character,
-    };
-    if (o.reuseProbabilities && Math.min(thresholds.general, thresholds.character) < PROBABILITY_FLOOR) {
-      throw new DanluError(`thresholds below ${PROBABILITY_FLOOR} cannot reuse stored probabilities`, {
-        hint: `the manifest keeps probabilities from ${PROBABILITY_FLOOR} up; drop --reuse-probabilities`,
-        code: "BAD_OPTION",
+  try {
+    for (const choice of o.taggers) {
+      const session = await loadWdTagger(choice.folder, choice.name, { threads: o.threads });
+      const labels = session.labels;
+      slots.push({
+        name: choice.name,
+        labels,
+        categories: categoryMap(labels),
+        thresholds: thresholdsFor(choice),
+        session,
       });
+      checkReuseFloor(o, slots.at(-1)!.thresholds);
     }
-    slots.push({
-      name: choice.name,
-      labels: session.labels,
-      categories: categoryMap(session.labels),
-      thresholds,
-      session,
+    return slots;
+  } catch (error) {
+    await Promise.all(slots.map((slot) => slot.session.dispose()));
+    throw error;
+  }
+}
+
+/** The model's defaults unless the caller gave thresholds. */
+function thresholdsFor(choice: TaggerChoice): Thresholds {
+  const defaults = defaultThresholds(choice.name);
+  return { general: choice.general ?? defaults.general, character: choice.character ?? defaults.character };
+}
+
+function checkReuseFloor(o: TagFolderOptions, t: Thresholds): void {
+  if (o.reuseProbabilities && Math.min(t.general, t.character) < PROBABILITY_FLOOR) {
+    throw new DanluError(`thresholds below ${PROBABILITY_FLOOR} cannot reuse stored probabilities`, {
+      hint: `the manifest keeps probabilities from ${PROBABILITY_FLOOR} up; drop --reuse-probabilities`,
+      code: "BAD_OPTION",
     });
   }
-  return slots;
 }
 
 async function processBatch(

@@ -4,7 +4,9 @@
  * sd-scripts' finetune/tag_images_by_wd14_tagger.py on the same images and the same ONNX model.
  *
  *   npx tsx bench/dataset/tagger.ts [--count 1000] [--width 640] [--height 480] [--batch 8]
- *     [--model DIR] [--sd-scripts DIR --python PYTHON] [--keep]
+ *     [--model DIR] [--sd-scripts DIR --python PYTHON] [--repeat 2] [--keep]
+ *
+ * Each measurement runs --repeat times, alternating, and the best is reported (the machine is shared).
  *
  * Without --model the model is built here: the WD contract at the real input size (448x448x3 NHWC
  * BGR in, 10,861 sigmoid outputs like the v3 taggers) with a trivial body (channel means and one
@@ -31,11 +33,13 @@ const { values } = parseArgs({
     model: { type: "string" },
     "sd-scripts": { type: "string" },
     python: { type: "string", default: "python3" },
+    repeat: { type: "string", default: "2" },
     keep: { type: "boolean", default: false },
   },
 });
 const count = Number(values.count);
 const [width, height, batch] = [Number(values.width), Number(values.height), Number(values.batch)];
+const repeat = Number(values.repeat);
 // Character tags off (threshold above 1) in every run: sd-scripts at 48d368f stops with an
 // UnboundLocalError (`character_tags` in run_batch) as soon as a character tag passes the threshold.
 const THRESHOLDS = { general: 0.35, character: 1.01 };
@@ -110,8 +114,64 @@ function timedCommand(command: string, args: string[], cwd: string, env: NodeJS.
   const started = performance.now();
   const run = spawnSync(command, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const seconds = (performance.now() - started) / 1000;
-  if (run.status !== 0) throw new Error(`${command} ${args.join(" ")} failed:\n${run.stderr}`);
-  return seconds;
+  if (run.status !== 0) throw new Error(`${command} ${args.slice(0, 3).join(" ")} failed:\n${run.stderr}`);
+  return { seconds, stdout: run.stdout };
+}
+
+async function danluInProcess(): Promise<number> {
+  const started = performance.now();
+  await tagFolder({
+    dir: images,
+    taggers: [{ name: "bench", folder: modelFolder, ...THRESHOLDS }],
+    format: DEFAULT_FORMAT,
+    separator: ", ",
+    existing: "overwrite",
+    captionExtension: ".txt",
+    batchSize: batch,
+    recursive: false,
+    reuseProbabilities: false,
+  });
+  return (performance.now() - started) / 1000;
+}
+
+function danluCommand(): number {
+  const cli = resolve(import.meta.dirname, "../../bin/danlu.js");
+  const thresholds = ["--general-threshold", "0.35", "--character-threshold", String(THRESHOLDS.character)];
+  const args = [cli, "tag", images, "--model", modelFolder, "--batch-size", String(batch), ...thresholds];
+  return timedCommand(process.execPath, args, process.cwd()).seconds;
+}
+
+// Runs the script's own main() after importing it, timing the imports (torch, diffusers...) apart.
+const SD_SCRIPTS_DRIVER = `
+import importlib.util, json, sys, time
+t0 = time.perf_counter()
+spec = importlib.util.spec_from_file_location("wd14", "finetune/tag_images_by_wd14_tagger.py")
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+args = m.setup_parser().parse_args(sys.argv[1:])
+for k in ("general_threshold", "character_threshold", "meta_threshold", "model_threshold", "copyright_threshold", "artist_threshold"):
+    if getattr(args, k) is None: setattr(args, k, args.thresh)
+t1 = time.perf_counter()
+m.main(args)
+print(json.dumps({"imports": t1 - t0, "main": time.perf_counter() - t1}))
+`;
+
+function sdScripts(root: string): { whole: number; main: number } {
+  const options = ["--onnx", ...sdScriptsModelArgs(modelFolder), "--batch_size", String(batch)];
+  const more = ["--max_data_loader_n_workers", "2", "--remove_underscore", "--thresh", "0.35"];
+  const args = [images, ...options, ...more, "--character_threshold", String(THRESHOLDS.character)];
+  const env = { ...process.env, PYTHONPATH: root };
+  const run = timedCommand(values.python, ["-c", SD_SCRIPTS_DRIVER, ...args], root, env);
+  const times = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as { main: number };
+  return { whole: run.seconds, main: times.main };
+}
+
+function sameTags(ours: Map<string, Set<string>>, theirs: Map<string, Set<string>>): string {
+  let same = 0;
+  for (const [file, tags] of ours) {
+    const other = theirs.get(file);
+    if (other && other.size === tags.size && [...tags].every((t) => other.has(t))) same++;
+  }
+  return `same tag set from danlu and sd-scripts for ${same} of ${ours.size} images`;
 }
 
 /** sd-scripts finds a model at {model_dir}/{repo_id with "/" as "_"}: map a folder onto that. */
@@ -135,66 +195,29 @@ try {
   );
   console.log(`model: ${values.model ?? "built here (448 px input, 10,861 outputs, trivial body)"}`);
 
-  const started = performance.now();
-  await tagFolder({
-    dir: images,
-    taggers: [{ name: "bench", folder: modelFolder, ...THRESHOLDS }],
-    format: DEFAULT_FORMAT,
-    separator: ", ",
-    existing: "overwrite",
-    captionExtension: ".txt",
-    batchSize: batch,
-    recursive: false,
-    reuseProbabilities: false,
-  });
-  const inProcess = (performance.now() - started) / 1000;
-  console.log(`danlu tagFolder (in process)        ${inProcess.toFixed(1)} s  ${rate(inProcess)}`);
-  const danluCaptions = await captionsOf(images);
-  await removeCaptions(images);
-
-  const cli = [
-    resolve(import.meta.dirname, "../../bin/danlu.js"),
-    "tag",
-    images,
-    "--model",
-    modelFolder,
-    "--batch-size",
-    String(batch),
-  ];
-  const thresholdFlags = ["--general-threshold", "0.35", "--character-threshold", "1.01"];
-  const cliSeconds = timedCommand(process.execPath, [...cli, ...thresholdFlags], process.cwd());
-  console.log(`danlu tag (whole command)           ${cliSeconds.toFixed(1)} s  ${rate(cliSeconds)}`);
-  await removeCaptions(images);
-
-  if (values["sd-scripts"]) {
-    const root = resolve(values["sd-scripts"]);
-    const env = { ...process.env, PYTHONPATH: root };
-    const script = "finetune/tag_images_by_wd14_tagger.py";
-    const startup = timedCommand(values.python, [script, "--help"], root, env);
-    const args = [script, images, "--onnx", ...sdScriptsModelArgs(modelFolder)];
-    const options = [
-      "--batch_size",
-      String(batch),
-      "--max_data_loader_n_workers",
-      "2",
-      "--remove_underscore",
-    ];
-    const seconds = timedCommand(
-      values.python,
-      [...args, ...options, "--thresh", "0.35", "--character_threshold", "1.01"],
-      root,
-      env,
-    );
-    console.log(`sd-scripts tag_images_by_wd14_tagger ${seconds.toFixed(1)} s  ${rate(seconds)}`);
-    console.log(`  without its startup (${startup.toFixed(1)} s for --help)  ${rate(seconds - startup)}`);
-    const theirs = await captionsOf(images);
-    let same = 0;
-    for (const [file, tags] of danluCaptions) {
-      const other = theirs.get(file);
-      if (other && other.size === tags.size && [...tags].every((t) => other.has(t))) same++;
+  const results: Record<string, number[]> = {};
+  const record = (label: string, seconds: number) => (results[label] ??= []).push(seconds);
+  let comparison = "";
+  for (let round = 0; round < repeat; round++) {
+    record("danlu tagFolder, in process", await danluInProcess());
+    const danluCaptions = await captionsOf(images);
+    await removeCaptions(images);
+    record("danlu tag, whole command", danluCommand());
+    await removeCaptions(images);
+    if (values["sd-scripts"]) {
+      const { whole, main } = sdScripts(resolve(values["sd-scripts"]));
+      record("sd-scripts, whole command", whole);
+      record("sd-scripts main(), after imports", main);
+      comparison = sameTags(danluCaptions, await captionsOf(images));
+      await removeCaptions(images);
     }
-    console.log(`  same tag set as danlu for ${same} of ${danluCaptions.size} images`);
   }
+  for (const [label, runs] of Object.entries(results)) {
+    const best = Math.min(...runs);
+    const all = runs.map((r) => r.toFixed(1)).join(", ");
+    console.log(`${label.padEnd(34)} ${rate(best).padStart(16)}  (best of ${all} s)`);
+  }
+  if (comparison) console.log(comparison);
 } finally {
   if (values.keep) console.log(`kept ${work}`);
   else await rm(work, { recursive: true, force: true });

@@ -31,7 +31,9 @@ for (const [name, cmd, args] of stages) {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
-    env: { ...process.env, FORCE_COLOR: "0" },
+    // One torch thread per engine: tests run engines side by side on few cores, and oversubscribed
+    // threads made a tiny model 60x slower on a 2-core machine.
+    env: { ...process.env, FORCE_COLOR: "0", OMP_NUM_THREADS: "1" },
   });
   process.stdout.write(result.stdout ?? "");
   if (name === "pytest") {

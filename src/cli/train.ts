@@ -102,6 +102,9 @@ async function trainAction(flags: TrainFlags): Promise<void> {
     });
     renderer.finish();
     printOutcome(config, result, flags);
+  } catch (error) {
+    renderer.finish(); // the error goes on a line of its own, not after the live progress line
+    throw error;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

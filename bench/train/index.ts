@@ -1,0 +1,142 @@
+/**
+ * Training benchmark (prints figures; passes or fails nothing): steps/s, images/s, time to first step
+ * (from process start and from the engine's ready event) and peak memory (resident set of the engine
+ * process on the CPU; torch.cuda.max_memory_allocated on a GPU) for an architecture, resolution, batch and
+ * LoRA rank, trained through danlu's real pipeline (prepareRun, runTraining, the Python engine).
+ *
+ *   npx tsx bench/train/index.ts --arch sd15 --resolution 64 --batch 2 --rank 8 --steps 20 [--device cpu|cuda]
+ *       [--real-arch] [--precision no|bf16|fp16] [--threads N] [--rounds N] [--kohya SD_SCRIPTS_DIR --kohya-python PY]
+ *
+ * --real-arch trains the full-size SD1.5 architecture with random weights (bench/train/real_arch.py)
+ * instead of a make-tiny model. --kohya runs sd-scripts' train_network.py on the same file, dataset and
+ * settings, alternating danlu, kohya, danlu, kohya ... for --rounds rounds, and prints danlu / kohya ratios
+ * (sd-scripts hard-codes the real SD1.5 widths, so this needs --arch sd15 --real-arch). bench/train/kohya.md
+ * says how to set sd-scripts up. --threads sets OMP_NUM_THREADS/MKL_NUM_THREADS for both trainers: on a CPU
+ * shared with other work, torch's default of one thread per core makes each thread wait for the others
+ * (a tiny-model step took 0.1 s with 1 thread and 20 s with 2 on two busy cores). Models, data and runs live under --work (default bench/out/train).
+ */
+import { availableParallelism, cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { measureRun, type RunFigures, type RunSpec } from "./measure.ts";
+import { phaseLine, ratios, ratioTable, runRow, runTable, RUN_HEADER } from "./report.ts";
+import { ensureDataset, ensureModel, type BenchArch } from "./setup.ts";
+import { danluRun, ensureKohyaTokenizer, kohyaRun, type BenchSettings, type KohyaSetup } from "./trainers.ts";
+
+const { values } = parseArgs({
+  options: {
+    arch: { type: "string", default: "sd15" },
+    resolution: { type: "string", default: "64" },
+    batch: { type: "string", default: "2" },
+    rank: { type: "string", default: "8" },
+    steps: { type: "string", default: "20" },
+    device: { type: "string", default: "cpu" },
+    precision: { type: "string", default: "no" },
+    seed: { type: "string", default: "42" },
+    rounds: { type: "string", default: "1" },
+    threads: { type: "string" },
+    "real-arch": { type: "boolean", default: false },
+    kohya: { type: "string" },
+    "kohya-python": { type: "string" },
+    work: { type: "string", default: "bench/out/train" },
+  },
+});
+
+function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T {
+  if (value !== undefined && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new Error(`--${name} must be one of ${allowed.join(", ")}, got ${value}`);
+}
+
+function positive(name: string, value: string | undefined): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1)
+    throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return number;
+}
+
+function kohyaSetup(): KohyaSetup | null {
+  if (!values.kohya) return null;
+  if (values.arch !== "sd15" || !values["real-arch"]) {
+    throw new Error(
+      "--kohya needs --arch sd15 --real-arch: sd-scripts builds the real SD1.5 widths whatever the file holds",
+    );
+  }
+  const python = values["kohya-python"] ?? process.env.KOHYA_PYTHON;
+  if (!python)
+    throw new Error("--kohya needs --kohya-python (the python of a venv with sd-scripts' requirements)");
+  return { scriptsDir: resolve(values.kohya), python: resolve(python) };
+}
+
+function machine(): string {
+  const model = cpus()[0]?.model ?? "unknown CPU";
+  return `${availableParallelism()} cores (${model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}`;
+}
+
+async function main(): Promise<void> {
+  const arch = choice<BenchArch>("arch", values.arch, ["sd15", "sdxl"]);
+  const device = choice("device", values.device, ["cpu", "cuda"] as const);
+  const precision = choice("precision", values.precision, ["no", "bf16", "fp16"] as const);
+  const [resolution, batch, rank, steps, rounds] = (
+    ["resolution", "batch", "rank", "steps", "rounds"] as const
+  ).map((name) => positive(name, values[name]));
+  const kohya = kohyaSetup();
+  const work = resolve(values.work ?? "bench/out/train");
+  if (!resolution || !batch || !rank || !steps || !rounds) throw new Error("unreachable: parsed above");
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
+  const threads = values.threads === undefined ? null : positive("threads", values.threads);
+  if (steps < 2) throw new Error("--steps must be at least 2 (steps/s is measured from step 2 on)");
+
+  console.log(`machine: ${machine()}`);
+  const model = await ensureModel(work, arch, values["real-arch"] ?? false);
+  const trainDataDir = await ensureDataset(work, resolution, steps, batch);
+  const settings: BenchSettings = {
+    resolution,
+    batch,
+    rank,
+    steps,
+    device,
+    precision,
+    seed,
+    threads,
+    model,
+    trainDataDir,
+  };
+  const archName = `${arch}${values["real-arch"] ? " (real architecture, random weights)" : " (make-tiny)"}`;
+  console.log(
+    `settings: ${archName}, ${resolution} px, batch ${batch}, rank ${rank}, ${steps} steps, ${device}, mixed_precision ${precision}, torch threads ${threads ?? "default"}`,
+  );
+  console.log(`model: ${model}\ndata: ${trainDataDir}`);
+  const tokenizerCache = join(work, "kohya-tokenizers");
+  if (kohya) ensureKohyaTokenizer(kohya, tokenizerCache);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const runs: RunFigures[] = [];
+  const pairs = [];
+  console.log(RUN_HEADER);
+  const measure = async (spec: RunSpec): Promise<RunFigures> => {
+    const figures = await measureRun(spec);
+    runs.push(figures);
+    console.log(runRow(runs.length, figures));
+    return figures;
+  };
+  for (let round = 1; round <= rounds; round++) {
+    const runDir = (trainer: string): string => join(work, "runs", stamp, `${round}-${trainer}`);
+    const danlu = await measure(await danluRun(settings, runDir("danlu")));
+    if (kohya)
+      pairs.push(
+        ratios(danlu, await measure(await kohyaRun(settings, kohya, runDir("kohya"), tokenizerCache))),
+      );
+  }
+  console.log(`\n${runTable(runs)}`);
+  const phases = runs.map(phaseLine).find((line) => line !== null);
+  if (phases) console.log(phases);
+  if (pairs.length) console.log(`\n${ratioTable(pairs)}`);
+  console.log(`\nlogs: ${join(work, "runs", stamp)}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+"""Run kohya sd-scripts' train_network.py unchanged, reporting when each optimizer step ends.
+
+The benchmark needs the same figures from sd-scripts as danlu's engine gives in its progress events,
+without editing sd-scripts: a global optimizer step post-hook (torch.optim.optimizer.
+register_optimizer_step_post_hook) fires after every optimizer step sd-scripts takes, and this script
+writes one line per step to stderr:
+
+    DANLU_BENCH {"event": "ready", "pid": ...}                       after sd-scripts' imports (torch, diffusers, ...)
+    DANLU_BENCH {"event": "step", "step": k, "t": seconds, "memory_mb": ...}
+    DANLU_BENCH {"event": "exit", "max_rss_mb": ...}
+
+``t`` is time.perf_counter() in this process (step intervals; its origin is arbitrary), memory_mb is
+torch.cuda.max_memory_allocated in MiB on a GPU and null on the CPU (as in danlu's progress events),
+max_rss_mb the process's peak resident memory (getrusage).
+
+Run with sd-scripts' venv python: KOHYA_PY bench/train/kohya_timed.py SD_SCRIPTS_DIR [train_network.py args...]
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+PREFIX = "DANLU_BENCH "
+
+
+def report(event: str, **fields) -> None:
+    sys.stderr.write(PREFIX + json.dumps({"event": event, **fields}) + "\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: kohya_timed.py SD_SCRIPTS_DIR [train_network.py args...]", file=sys.stderr)
+        return 2
+    scripts_dir = os.path.abspath(argv[0])
+    sys.path.insert(0, scripts_dir)  # sd-scripts imports `library`, `networks` from its own folder
+    sys.argv = [os.path.join(scripts_dir, "train_network.py"), *argv[1:]]
+
+    import torch
+    import torch.optim.optimizer as torch_optimizer
+    import train_network
+    from library import train_util
+
+    steps = 0
+
+    def after_step(optimizer, args, kwargs) -> None:
+        nonlocal steps
+        steps += 1
+        memory = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+        report("step", step=steps, t=time.perf_counter(), memory_mb=memory)
+
+    torch_optimizer.register_optimizer_step_post_hook(after_step)
+    report("ready", pid=os.getpid())
+    try:
+        # The body of train_network.py's `if __name__ == "__main__":` block.
+        parser = train_network.setup_parser()
+        args = parser.parse_args()
+        train_util.verify_command_line_training_args(args)
+        args = train_util.read_config_from_file(args, parser)
+        train_network.NetworkTrainer().train(args)
+    finally:
+        report("exit", max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

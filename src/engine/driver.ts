@@ -4,7 +4,7 @@ import { EngineProcess } from "./engine-process.ts";
 import { EngineCancelledError } from "./errors.ts";
 import { engineLauncher } from "./python.ts";
 import type { EngineCommand, EngineRunOptions, EngineRunResult } from "./run-types.ts";
-import { makeTinySpec, modelInfoSpec, trainSpec } from "./spec.ts";
+import { generateSpec, makeTinySpec, modelInfoSpec, trainSpec } from "./spec.ts";
 import { writeSpecFile } from "./spec-file.ts";
 
 export type {
@@ -19,6 +19,7 @@ const SPEC_SCHEMAS = {
   "make-tiny": makeTinySpec,
   info: modelInfoSpec,
   train: trainSpec,
+  generate: generateSpec,
 } as const satisfies Record<EngineCommand, z.ZodType>;
 export type SpecFor<C extends EngineCommand> = z.input<(typeof SPEC_SCHEMAS)[C]>;
 

@@ -128,3 +128,62 @@ export const trainSpec = z.strictObject({
 export type TrainSpec = z.infer<typeof trainSpec>;
 export type SpecImage = z.infer<typeof specImage>;
 export type SpecBatch = z.infer<typeof specBatch>;
+
+/** A run of prompt text with its A1111 attention weight ("(word:1.3)" -> {text: "word", weight: 1.3}). */
+export const promptSegment = z.strictObject({ text: z.string(), weight: z.number() });
+
+/**
+ * A prompt parsed on the TypeScript side (src/generate/prompt.ts): `sections` are the parts between
+ * BREAKs, each a list of weighted segments; the engine tokenizes each section into 75-token chunks
+ * (a section always starts a new chunk). `text` is the prompt as the user wrote it (for the PNG text).
+ */
+export const parsedPrompt = z.strictObject({
+  text: z.string(),
+  sections: z.array(z.array(promptSegment)).min(1),
+});
+
+/** A LoRA or LyCORIS file applied to one job; weights multiply alpha/rank (0: no effect). */
+export const genLora = z.strictObject({
+  path: z.string(),
+  name: z.string(), // for the PNG's "Lora hashes" and messages
+  unet_weight: z.number(),
+  te_weight: z.number(),
+});
+
+/** One txt2img/img2img job: batch_count x batch_size images, seeds seed, seed+1, ... */
+export const genJob = z.strictObject({
+  prompt: parsedPrompt,
+  negative: parsedPrompt,
+  loras: z.array(genLora),
+  sampler: z.string(), // an A1111 name: "DPM++ 2M Karras", "Euler a", ... (engine/danlu_engine/generate/samplers.py)
+  steps: z.number().int().positive(),
+  cfg: z.number(),
+  width: z.number().int().positive(), // multiples of 8
+  height: z.number().int().positive(),
+  seed: z.number().int().nonnegative(),
+  batch_count: z.number().int().positive(),
+  batch_size: z.number().int().positive(),
+  clip_skip: z.number().int().positive(),
+  init_image: z.string().nullable(), // img2img when set
+  strength: z.number().min(0).max(1), // img2img denoising strength (ignored for txt2img)
+  file_prefix: z.string(), // images are {output.dir}/{file_prefix}-{seed}.png (unique per job)
+});
+
+export const generateSpec = z.strictObject({
+  version: z.literal(1),
+  model: z.strictObject({
+    path: z.string(),
+    arch: z.enum(ARCHS).nullable(),
+    v_prediction: z.boolean().nullable(),
+    vae_path: z.string().nullable(),
+  }),
+  device: z.enum(["auto", "cpu", "cuda"]),
+  precision: z.enum(["no", "fp16", "bf16"]), // "no": float32 weights
+  embeddings: z.array(z.string()), // textual-inversion files; each is used in prompts by its file name
+  output: z.strictObject({ dir: z.string() }),
+  jobs: z.array(genJob).min(1), // one model load, many jobs (a grid is one generate run)
+});
+export type GenerateSpec = z.infer<typeof generateSpec>;
+export type GenJob = z.infer<typeof genJob>;
+export type GenLora = z.infer<typeof genLora>;
+export type ParsedPrompt = z.infer<typeof parsedPrompt>;

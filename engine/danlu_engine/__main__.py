@@ -20,6 +20,7 @@ COMMANDS = {
     "make-tiny": "danlu_engine.commands.make_tiny",
     "info": "danlu_engine.commands.info",
     "train": "danlu_engine.commands.train",
+    "generate": "danlu_engine.commands.generate",
 }
 
 

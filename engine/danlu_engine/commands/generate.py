@@ -1,0 +1,127 @@
+"""``python -m danlu_engine generate SPEC.json``: txt2img / img2img with LoRAs (generateSpec in src/engine/spec.ts).
+
+One model load, then each job: apply its LoRAs (merged, undone after the job), encode prompt and
+negative the A1111 way, draw ``batch_count`` batches of ``batch_size`` images with seeds seed, seed+1, ...
+(each image's noise from its own seeded CPU generator, so an image does not depend on the batch size).
+Events: ready, phase load_model, log (LoRA modules matched, warnings), sample {path, prompt_index: job
+index, epoch: 0, step: image index in the job} per image, result {images: [{path, job, seed,
+parameters}], loras: [{path, kind, matched, unmatched}], first_image_s, images_per_s}, done.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+from ..protocol import EngineError, emit, emit_ready
+from ..generate.spec import GenerateSpec, GenJob, parse_generate_spec
+from ..generate.samplers import find_sampler, make_scheduler
+
+
+def run(raw: dict) -> None:
+    spec = parse_generate_spec(raw)
+    for i, job in enumerate(spec.jobs):
+        find_sampler(job.sampler, f"jobs[{i}].sampler")
+    from ..train.setup import WEIGHT_DTYPES, resolve_device
+
+    device = resolve_device(spec.device)
+    dtype = WEIGHT_DTYPES[spec.precision]
+    emit_ready(str(device), str(dtype).removeprefix("torch."))
+    _check_files(spec)
+    started = time.perf_counter()
+    Generator(spec, device, dtype, started).run()
+
+
+def _check_files(spec: GenerateSpec) -> None:
+    paths = [spec.model.path, *spec.embeddings, *(lo.path for j in spec.jobs for lo in j.loras)]
+    paths += [j.init_image for j in spec.jobs if j.init_image]
+    for path in paths + ([spec.model.vae_path] if spec.model.vae_path else []):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"not found: {path}")
+
+
+class Generator:
+    def __init__(self, spec: GenerateSpec, device, dtype, started: float):
+        self.spec, self.device, self.dtype, self.started = spec, device, dtype, started
+        self.images: list[dict] = []
+        self.reports: dict[str, dict] = {}
+        self.first_image_s: float | None = None
+
+    def run(self) -> None:
+        from ..generate.conditioning import PromptEncoder
+        from ..generate.embeddings import Embeddings
+        from ..lora_apply import LoraApplier
+        from ..models import load_base_model
+
+        emit("phase", name="load_model", current=None, total=None)
+        m = self.spec.model
+        self.model = load_base_model(m.path, m.arch, m.v_prediction, m.vae_path)
+        for module in [self.model.unet, self.model.vae, *self.model.text_encoders]:
+            module.to(self.device, self.dtype).eval()
+        embeddings = Embeddings()
+        embeddings.load(self.model, self.spec.embeddings)
+        self.encoder = PromptEncoder(self.model, self.device, embeddings.expand)
+        self.loras = LoraApplier(self.model)
+        os.makedirs(self.spec.output.dir, exist_ok=True)
+        draw_started = time.perf_counter()
+        for index, job in enumerate(self.spec.jobs):
+            self._job(index, job)
+        elapsed = time.perf_counter() - draw_started
+        data = {"images": self.images, "loras": list(self.reports.values()), "first_image_s": self.first_image_s,
+                "images_per_s": len(self.images) / elapsed if elapsed > 0 else 0.0}
+        emit("result", data=data)
+        emit("done", outputs=[i["path"] for i in self.images], steps=0, elapsed_s=time.perf_counter() - self.started)
+
+    def _apply_loras(self, job: GenJob) -> dict[str, str]:
+        from ..generate.png import lora_short_hash
+
+        hashes = {}
+        for lora in job.loras:
+            report = self.loras.apply(lora.path, lora.unet_weight, lora.te_weight)
+            if lora.path not in self.reports:
+                self.reports[lora.path] = {"path": lora.path, "kind": report.kind, "matched": report.matched,
+                                           "unmatched": report.unmatched}
+                emit("log", level="info", message=f"LoRA {lora.name} ({report.kind}): {report.matched} modules matched")
+                if report.unmatched:
+                    emit("log", level="warning", message=f"LoRA {lora.path}: {len(report.unmatched)} modules match nothing "
+                         f"in the model and are ignored (e.g. {report.unmatched[0]})")
+            hashes[lora.name] = lora_short_hash(lora.path)
+        return hashes
+
+    @torch.no_grad()
+    def _job(self, index: int, job: GenJob) -> None:
+        from ..generate.pipelines import build_pipeline, load_init_image
+
+        sampler = find_sampler(job.sampler, f"jobs[{index}].sampler")
+        try:
+            hashes = self._apply_loras(job)
+            embeds = self.encoder.encode_pair(job.prompt, job.negative, job.clip_skip)
+            embeds = {k: v.to(self.dtype) for k, v in embeds.items()}
+            init = load_init_image(job.init_image, job.width, job.height) if job.init_image else None
+            for batch in range(job.batch_count):
+                seeds = [job.seed + batch * job.batch_size + i for i in range(job.batch_size)]
+                pipe = build_pipeline(self.model, make_scheduler(sampler, self.model.noise_scheduler, seeds[0]), init is not None)
+                generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+                extra = {"image": init, "strength": job.strength} if init is not None else {"width": job.width, "height": job.height}
+                images = pipe(**embeds, **extra, num_inference_steps=job.steps, guidance_scale=job.cfg,
+                              num_images_per_prompt=job.batch_size, generator=generators).images
+                for image, seed in zip(images, seeds):
+                    self._save(index, job, image, seed, sampler.name, hashes)
+        finally:
+            self.loras.restore()
+
+    def _save(self, index: int, job: GenJob, image, seed: int, sampler_name: str, hashes: dict[str, str]) -> None:
+        from ..generate.png import parameters_text, save_png
+
+        name = os.path.splitext(os.path.basename(self.model.source_path.rstrip("/")))[0]
+        parameters = parameters_text(job, seed, sampler_name, name, self.model.model_hash, hashes)
+        path = os.path.join(self.spec.output.dir, f"{job.file_prefix}-{seed}.png")
+        if os.path.exists(path):
+            raise EngineError("BAD_SPEC", f"{path} already exists; danlu does not overwrite images",
+                              "choose another output folder or file prefix")
+        save_png(image, path, parameters)
+        if self.first_image_s is None:
+            self.first_image_s = time.perf_counter() - self.started
+        self.images.append({"path": path, "job": index, "seed": seed, "parameters": parameters})
+        emit("sample", path=path, prompt_index=index, epoch=0, step=sum(1 for i in self.images if i["job"] == index) - 1)

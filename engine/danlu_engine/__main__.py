@@ -20,6 +20,10 @@ COMMANDS = {
     "make-tiny": "danlu_engine.commands.make_tiny",
     "info": "danlu_engine.commands.info",
     "train": "danlu_engine.commands.train",
+    "lora-resize": "danlu_engine.commands.lora_resize",
+    "lora-merge": "danlu_engine.commands.lora_merge",
+    "lora-bake": "danlu_engine.commands.lora_bake",
+    "lora-extract": "danlu_engine.commands.lora_extract",
     "generate": "danlu_engine.commands.generate",
 }
 

@@ -1,0 +1,40 @@
+"""``python -m danlu_engine lora-merge SPEC.json`` (loraMergeSpec in src/engine/spec.ts): several LoRAs with
+weights into one, by stacking their ranks (exact) or by SVD of the summed change to a rank.
+Events: ready, result {out, mode, modules (svd: per module kept share), mean_fro_kept, min_fro_kept}, done."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ..protocol import EngineError, emit, emit_ready
+from ..lora_tools.spec import OPTIONAL_STR, check, weighted_files
+
+SPEC_KEYS = {"version": int, "inputs": list, "out": str, "mode": str, "rank": int, "conv_rank": int,
+             "precision": OPTIONAL_STR}
+
+
+def run(spec: dict) -> None:
+    emit_ready()
+    started = time.monotonic()
+    spec = check(spec, SPEC_KEYS, "lora-merge")
+    inputs = weighted_files(spec["inputs"], "inputs", "lora-merge")
+    if spec["mode"] not in ("concat", "svd"):
+        raise EngineError("BAD_SPEC", "lora-merge spec: mode must be concat or svd")
+    from ..lora_tools.factors import read_lora
+    from ..lora_tools.output import check_out, precision_for, summary, write_lora
+    from ..lora_tools.reshape import merge_concat, merge_svd
+
+    check_out(spec["out"], [p for p, _ in inputs])
+    loras = [(read_lora(path), weight) for path, weight in inputs]
+    if spec["mode"] == "concat":
+        modules, report = merge_concat(loras), []
+    else:
+        modules, report = merge_svd(loras, spec["rank"], spec["conv_rank"])
+    names = ", ".join(f"{os.path.basename(p)}:{w:g}" for p, w in inputs)
+    metadata = {**loras[0][0].metadata, "ss_merged_from": json.dumps([{"file": os.path.basename(p), "weight": w,
+                "sshs_model_hash": lora.metadata.get("sshs_model_hash")} for (p, w), (lora, _) in zip(inputs, loras)])}
+    write_lora(spec["out"], modules, precision_for(spec["precision"], loras[0][0].dtype), metadata,
+               f"danlu lora merge ({spec['mode']}): {names}")
+    emit("result", data={"out": spec["out"], "mode": spec["mode"], **summary(report)})
+    emit("done", outputs=[spec["out"]], steps=0, elapsed_s=time.monotonic() - started)

@@ -1,0 +1,59 @@
+"""Bake LoRAs into a base model's weights; extract a LoRA from the difference of two models."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..protocol import EngineError
+from .factors import Factors, LoraFile, refactor
+from .targets import all_layers, default_targets
+
+
+def bake(layers: dict[str, nn.Module], loras: list[tuple[str, LoraFile, float]]) -> int:
+    """Adds weight * delta of every module to its layer, in place. Every module must match a layer of the
+    right size (a LoRA for another model is an error, never a silent no-op). Returns the layers changed."""
+    changed = set()
+    for path, lora, weight in loras:
+        unknown = [name for name in lora.modules if name not in layers]
+        if unknown:
+            raise EngineError("BAD_MODEL", f"{path}: {len(unknown)} of {len(lora.modules)} modules match no layer of "
+                              f"the base model (first: {unknown[0]}); is it a LoRA for another architecture?")
+        with torch.no_grad():
+            for name, f in lora.modules.items():
+                target = layers[name].weight
+                delta = f.delta()
+                if delta.numel() != target.numel():
+                    raise EngineError("BAD_MODEL", f"{path}: {name} changes a {tuple(delta.shape)} weight, the base "
+                                      f"model's is {tuple(target.shape)}")
+                target.add_(delta.reshape(target.shape).to(target.dtype), alpha=weight)
+                changed.add(name)
+    return len(changed)
+
+
+def extract(base: dict[str, nn.Module], tuned: dict[str, nn.Module], rank: int, conv_rank: int,
+            min_diff: float) -> tuple[dict[str, Factors], list[dict]]:
+    """Per layer: SVD of (tuned - base) cut to ``rank``; layers whose largest change is <= min_diff are
+    left out. alpha = rank (scale 1), as sd-scripts' extract_lora_from_models writes by default."""
+    out, report = {}, []
+    for name, module in base.items():
+        other = tuned.get(name)
+        if other is None or other.weight.shape != module.weight.shape:
+            raise EngineError("BAD_MODEL", f"the fine-tuned model has no layer {name} of the base's shape; "
+                              "the two models must have the same architecture")
+        diff = (other.weight.detach().float() - module.weight.detach().float())
+        if float(diff.abs().max()) <= min_diff:
+            continue
+        shape = tuple(int(d) for d in diff.shape)
+        spatial = diff.dim() == 4 and (shape[2] > 1 or shape[3] > 1)
+        cut = refactor(diff.reshape(shape[0], -1), conv_rank if spatial else rank, "fixed", None, 1.0, shape)
+        out[name] = cut.factors
+        report.append({"module": name, "rank": min(shape[0], diff[0].numel()), "new_rank": cut.factors.rank,
+                       "fro_kept": cut.fro_kept, "sum_kept": cut.sum_kept})
+    return out, report
+
+
+def model_layers(model, with_text: bool, every_layer: bool) -> dict[str, nn.Module]:
+    """Kohya name -> layer of a loaded BaseModel: every Linear/Conv2d (bake) or the default targets (extract)."""
+    if every_layer:
+        return all_layers(model.unet, model.text_encoders, model.arch)
+    return default_targets(model.unet, model.text_encoders, model.arch, with_text)

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { parseAttention, parsePrompt } from "./prompt.ts";
+
+// Expected weights from A1111's own doctests (modules/prompt_parser.py) and cases worked out by its rules.
+const TABLE: [string, [string, number][]][] = [
+  ["normal text", [["normal text", 1]]],
+  [
+    "an (important) word",
+    [
+      ["an ", 1],
+      ["important", 1.1],
+      [" word", 1],
+    ],
+  ],
+  ["(unbalanced", [["unbalanced", 1.1]]],
+  ["\\(literal\\]", [["(literal]", 1]]],
+  ["(unnecessary)(parens)", [["unnecessaryparens", 1.1]]],
+  [
+    "a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).",
+    [
+      ["a ", 1],
+      ["house", 1.573],
+      [" ", 1.1],
+      ["on", 1],
+      [" a ", 1.1],
+      ["hill", 0.55],
+      [", sun, ", 1.1],
+      ["sky", 1.4641],
+      [".", 1.1],
+    ],
+  ],
+  ["((word))", [["word", 1.21]]],
+  ["[word]", [["word", 1 / 1.1]]],
+  ["[[word]]", [["word", 1 / 1.21]]],
+  ["(word:1.3)", [["word", 1.3]]],
+  ["(word: 0.7 )", [["word", 0.7]]],
+  [
+    "(a:1.2) b",
+    [
+      ["a", 1.2],
+      [" b", 1],
+    ],
+  ],
+  ["a\\:b", [["a:b", 1]]],
+  ["time 12:30", [["time 12:30", 1]]],
+  ["\\\\ back", [["\\ back", 1]]],
+  ["unbalanced)", [["unbalanced)", 1]]],
+  [
+    "a BREAK (b)",
+    [
+      ["a", 1],
+      ["BREAK", -1],
+      ["", 1], // A1111 keeps the empty text after "BREAK " too
+      ["b", 1.1],
+    ],
+  ],
+  ["", [["", 1]]],
+];
+
+describe("parseAttention (A1111 parse_prompt_attention)", () => {
+  it.each(TABLE)("%j", (prompt, expected) => {
+    const got = parseAttention(prompt);
+    expect(got.map(([text]) => text)).toEqual(expected.map(([text]) => text));
+    got.forEach(([, weight], i) => expect(weight).toBeCloseTo(expected[i]![1], 10));
+  });
+});
+
+describe("parsePrompt", () => {
+  it("splits BREAK sections and drops empty text", () => {
+    const parsed = parsePrompt("a cat, (red:1.2) BREAK [blue] sky");
+    expect(parsed.sections).toEqual([
+      [
+        { text: "a cat, ", weight: 1 },
+        { text: "red", weight: 1.2 },
+      ],
+      [
+        { text: "blue", weight: 1 / 1.1 },
+        { text: " sky", weight: 1 },
+      ],
+    ]);
+  });
+
+  it("takes LoRA tags out with their weights", () => {
+    const parsed = parsePrompt(
+      "<lora:style:0.8> a photo <lyco:loha_x:0.5:1.2>, <lora:plain> <lora:n:te=0.3:unet=0.9>",
+    );
+    expect(parsed.loras).toEqual([
+      { name: "style", teWeight: 0.8, unetWeight: 0.8 },
+      { name: "loha_x", teWeight: 0.5, unetWeight: 1.2 },
+      { name: "plain", teWeight: 1, unetWeight: 1 },
+      { name: "n", teWeight: 0.3, unetWeight: 0.9 },
+    ]);
+    expect(parsed.sections).toEqual([[{ text: " a photo ,  ", weight: 1 }]]);
+    expect(parsed.text).toContain("<lora:style:0.8>");
+  });
+
+  it("an empty prompt is one empty section", () => {
+    expect(parsePrompt("").sections).toEqual([[]]);
+  });
+
+  it("rejects a non-number LoRA weight and unknown network kinds", () => {
+    expect(() => parsePrompt("<lora:x:strong>")).toThrow(/not a number/);
+    expect(() => parsePrompt("<hypernet:x:1>")).toThrow(/hypernet/);
+  });
+});

@@ -1,0 +1,127 @@
+import { DanluError } from "../errors.ts";
+
+/**
+ * The A1111 prompt syntax (AUTOMATIC1111/stable-diffusion-webui modules/prompt_parser.py and
+ * extra_networks.py, read for facts): `(word)` x1.1, `((word))` x1.21, `[word]` /1.1, `(word:1.3)`,
+ * `\(` `\)` `\[` `\]` `\\` literals (a backslash before any other character is dropped), unbalanced
+ * brackets weighted to the end, `BREAK` (a new 75-token chunk), and extra networks `<lora:name:w>`,
+ * `<lora:name:te:unet>`, `<lora:name:te=w:unet=w>`, `<lyco:...>` (removed from the text).
+ */
+
+export interface PromptSegment {
+  text: string;
+  weight: number;
+}
+
+/** A LoRA named in the prompt: `<lora:name:te:unet>` (unet defaults to te, te to 1). */
+export interface PromptLora {
+  name: string;
+  teWeight: number;
+  unetWeight: number;
+}
+
+export interface ParsedPrompt {
+  /** the prompt as written (for the PNG `parameters` text) */
+  text: string;
+  /** the parts between BREAKs, each a list of weighted segments (empty text dropped) */
+  sections: PromptSegment[][];
+  loras: PromptLora[];
+}
+
+const BREAK_MARK = -1; // A1111 marks BREAK as ["BREAK", -1] in the attention list
+const ROUND = 1.1;
+const SQUARE = 1 / 1.1;
+// the alternatives of A1111's re_attention, in the same order
+const ATTENTION = /\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|\]|[^\\()[\]:]+|:/g;
+const BREAK_SPLIT = /\s*\bBREAK\b\s*/;
+const EXTRA_NETWORK = /<(\w+):([^>]+)>/g;
+
+/** A1111's parse_prompt_attention: [text, weight] runs; BREAK as ["BREAK", -1]; equal weights merged. */
+export function parseAttention(text: string): [string, number][] {
+  const res: [string, number][] = [];
+  const round: number[] = [];
+  const square: number[] = [];
+  const multiply = (start: number, by: number) => {
+    for (let p = start; p < res.length; p++) res[p]![1] *= by;
+  };
+  for (const match of text.matchAll(ATTENTION)) {
+    const token = match[0];
+    const weight = match[1];
+    if (token.startsWith("\\")) res.push([token.slice(1), 1]);
+    else if (token === "(") round.push(res.length);
+    else if (token === "[") square.push(res.length);
+    else if (weight !== undefined && round.length > 0) multiply(round.pop()!, Number.parseFloat(weight));
+    else if (token === ")" && round.length > 0) multiply(round.pop()!, ROUND);
+    else if (token === "]" && square.length > 0) multiply(square.pop()!, SQUARE);
+    else {
+      token.split(BREAK_SPLIT).forEach((part, i) => {
+        if (i > 0) res.push(["BREAK", BREAK_MARK]);
+        res.push([part, 1]);
+      });
+    }
+  }
+  for (const pos of round) multiply(pos, ROUND);
+  for (const pos of square) multiply(pos, SQUARE);
+  if (res.length === 0) res.push(["", 1]);
+  for (let i = 0; i + 1 < res.length;) {
+    if (res[i]![1] === res[i + 1]![1]) {
+      res[i]![0] += res[i + 1]![0];
+      res.splice(i + 1, 1);
+    } else i++;
+  }
+  return res;
+}
+
+function loraWeight(value: string, tag: string): number {
+  const weight = Number(value);
+  if (value.trim() === "" || !Number.isFinite(weight)) {
+    throw new DanluError(`The prompt tag ${tag} has the weight "${value}", which is not a number.`, {
+      code: "BAD_ARGUMENT",
+      hint: "Write it as <lora:name:0.8> or <lora:name:te_weight:unet_weight>.",
+    });
+  }
+  return weight;
+}
+
+function parseLoraTag(args: string, tag: string): PromptLora {
+  const items = args.split(":");
+  const name = items[0]!.trim();
+  const positional: string[] = [];
+  const named = new Map<string, string>();
+  for (const item of items.slice(1)) {
+    const eq = item.indexOf("=");
+    if (eq > 0) named.set(item.slice(0, eq).trim(), item.slice(eq + 1));
+    else positional.push(item);
+  }
+  const te = named.get("te") ?? positional[0];
+  const unet = named.get("unet") ?? positional[1];
+  const teWeight = te === undefined ? 1 : loraWeight(te, tag);
+  return { name, teWeight, unetWeight: unet === undefined ? teWeight : loraWeight(unet, tag) };
+}
+
+/** Removes `<kind:args>` tags; returns the rest of the text and the LoRAs they name. */
+export function extractLoras(text: string): { text: string; loras: PromptLora[] } {
+  const loras: PromptLora[] = [];
+  const rest = text.replace(EXTRA_NETWORK, (tag: string, kind: string, args: string) => {
+    if (kind !== "lora" && kind !== "lyco") {
+      throw new DanluError(`The prompt tag ${tag} names a "${kind}" network, which danlu does not load.`, {
+        code: "BAD_ARGUMENT",
+        hint: "Use <lora:name:weight> (LoRA and LyCORIS files) or remove the tag.",
+      });
+    }
+    loras.push(parseLoraTag(args, tag));
+    return "";
+  });
+  return { text: rest, loras };
+}
+
+/** Parses a whole A1111 prompt: LoRA tags out, then weights and BREAK sections. */
+export function parsePrompt(text: string): ParsedPrompt {
+  const { text: rest, loras } = extractLoras(text);
+  const sections: PromptSegment[][] = [[]];
+  for (const [part, weight] of parseAttention(rest)) {
+    if (weight === BREAK_MARK) sections.push([]);
+    else if (part !== "") sections.at(-1)!.push({ text: part, weight });
+  }
+  return { text, sections, loras };
+}

@@ -6,6 +6,7 @@ import { engineLauncher } from "./python.ts";
 import type { EngineCommand, EngineRunOptions, EngineRunResult } from "./run-types.ts";
 import { generateSpec, makeTinySpec, modelInfoSpec, trainSpec } from "./spec.ts";
 import { writeSpecFile } from "./spec-file.ts";
+import { loraBakeSpec, loraExtractSpec, loraMergeSpec, loraResizeSpec } from "./spec-lora.ts";
 
 export type {
   EngineCancelled,
@@ -20,6 +21,10 @@ const SPEC_SCHEMAS = {
   info: modelInfoSpec,
   train: trainSpec,
   generate: generateSpec,
+  "lora-resize": loraResizeSpec,
+  "lora-merge": loraMergeSpec,
+  "lora-bake": loraBakeSpec,
+  "lora-extract": loraExtractSpec,
 } as const satisfies Record<EngineCommand, z.ZodType>;
 export type SpecFor<C extends EngineCommand> = z.input<(typeof SPEC_SCHEMAS)[C]>;
 

@@ -2,7 +2,8 @@ import type { EngineEvent } from "./protocol.ts";
 import type { EngineLauncher } from "./python.ts";
 
 /** The engine's commands (`python -m danlu_engine <command> <spec.json>`). */
-export type EngineCommand = "make-tiny" | "info" | "train" | "generate";
+export type EngineCommand =
+  "make-tiny" | "info" | "train" | "generate" | "lora-resize" | "lora-merge" | "lora-bake" | "lora-extract";
 
 type Event<K extends EngineEvent["event"]> = Extract<EngineEvent, { event: K }>;
 

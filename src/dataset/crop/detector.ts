@@ -144,10 +144,10 @@ function toBox(box: readonly number[], score: number): Box {
   return { x, y, width, height, score };
 }
 
-type Tf = InstanceType<typeof import("@vladmandic/human").Human>["tf"];
+export type Tf = InstanceType<typeof import("@vladmandic/human").Human>["tf"];
 
 /** TensorFlow.js without tfjs-node cannot read file:// URLs; this loads a graph model from disk. */
-function registerFileLoader(tf: Tf): void {
+export function registerFileLoader(tf: Tf): void {
   tf.io.registerLoadRouter((url: string | string[]) => {
     const path = String(url);
     if (!path.startsWith("file://")) return null;

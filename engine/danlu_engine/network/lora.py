@@ -1,40 +1,53 @@
-"""Kohya-format LoRA: which modules get an adapter, what they are called, and how they add to the output.
+"""Kohya-format LoRA (and LoCon/DoRA) modules and the network that holds the adapters of one run.
 
-Facts from kohya-ss/sd-scripts networks/lora.py (read, not copied): in the UNet every Linear and 1x1
-Conv2d inside a Transformer2DModel; in the text encoder(s) every Linear inside the CLIP attention and
-MLP blocks. down is Kaiming-uniform (a=sqrt(5)), up is zeros, so a new network changes nothing; the
+Facts from kohya-ss/sd-scripts networks/lora.py (read, not copied; targets: targets.py): down is Kaiming-uniform (a=sqrt(5)), up is zeros, so a new network changes nothing; the
 output is ``base(x) + up(down(x)) * multiplier * alpha / dim``. Names are ``{prefix}_{path with _}``.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-UNET_TARGET_BLOCKS = ("Transformer2DModel",)
-TEXT_ENCODER_TARGET_BLOCKS = ("CLIPAttention", "CLIPSdpaAttention", "CLIPFlashAttention2", "CLIPMLP")
-UNET_PREFIX = "lora_unet"
+from .adapter import Adapter, WeightDecompose, drop_rows
+from .targets import TEXT_ENCODER_TARGET_BLOCKS, TRANSFORMER_BLOCKS, UNET_PREFIX, NetworkOptions, Target, text_encoder_prefixes
+from .targets import find_targets as _find_targets
+
+UNET_TARGET_BLOCKS = TRANSFORMER_BLOCKS
+__all__ = ["TEXT_ENCODER_TARGET_BLOCKS", "UNET_PREFIX", "UNET_TARGET_BLOCKS", "LoRAModule", "LoRANetwork",
+           "Target", "find_targets", "text_encoder_prefixes"]
 
 
-def text_encoder_prefixes(count: int) -> list[str]:
-    """``lora_te`` for the single encoder of SD1/2, ``lora_te1``/``lora_te2`` for SDXL's two."""
-    return ["lora_te"] if count == 1 else [f"lora_te{i + 1}" for i in range(count)]
+def find_targets(root: nn.Module, block_types: tuple[str, ...], prefix: str, rename=None) -> list[Target]:
+    """The plain kohya LoRA layers of ``root`` (text encoder blocks or the UNet's Transformer2DModels)."""
+    return _find_targets(root, prefix, NetworkOptions(), block_types != TEXT_ENCODER_TARGET_BLOCKS, rename)
 
 
-class LoRAModule(nn.Module):
-    """A low-rank adapter that hooks the forward of one Linear or Conv2d (the base weights stay put)."""
+class LoRAModule(Adapter):
+    """A low-rank adapter on one Linear or Conv2d: LoRA, LoCon on a k x k conv, DoRA with ``dora``.
 
-    def __init__(self, lora_name: str, base: nn.Module, dim: int, alpha: float):
-        super().__init__()
-        self.lora_name = lora_name
-        self.dim = dim
+    Dropouts as sd-scripts applies them: ``dropout`` on the down output, ``rank_dropout`` on whole ranks
+    (rescaled by 1/(1-p)); DoRA (weight based, as LyCORIS) ignores ``dropout`` and drops output rows.
+    ``use_tucker`` on a k x k conv: down 1x1, ``lora_mid`` k x k, up 1x1 (LyCORIS).
+    """
+
+    kind = "lora"
+
+    def __init__(self, lora_name: str, base: nn.Module, dim: int, alpha: float, dropout: float = 0.0,
+                 rank_dropout: float = 0.0, module_dropout: float = 0.0, dora: bool = False,
+                 use_tucker: bool = False):
+        super().__init__(lora_name, base, module_dropout)
+        self.dim, self.dropout, self.rank_dropout = dim, dropout, rank_dropout
+        self.tucker = False
         if isinstance(base, nn.Conv2d):
-            self.lora_down = nn.Conv2d(
-                base.in_channels, dim, base.kernel_size, base.stride, base.padding, bias=False
-            )
+            k, stride, padding = base.kernel_size, base.stride, base.padding
+            if use_tucker and tuple(k) != (1, 1):
+                self.tucker = True
+                self.lora_down = nn.Conv2d(base.in_channels, dim, (1, 1), bias=False)
+                self.lora_mid = nn.Conv2d(dim, dim, k, stride, padding, bias=False)
+            else:
+                self.lora_down = nn.Conv2d(base.in_channels, dim, k, stride, padding, bias=False)
             self.lora_up = nn.Conv2d(dim, base.out_channels, (1, 1), (1, 1), bias=False)
         else:
             self.lora_down = nn.Linear(base.in_features, dim, bias=False)
@@ -42,76 +55,64 @@ class LoRAModule(nn.Module):
         alpha = float(dim if not alpha else alpha)  # alpha 0 means "no scaling", as in sd-scripts
         self.register_buffer("alpha", torch.tensor(alpha))
         self.scale = alpha / dim
-        self.multiplier = 1.0
         nn.init.kaiming_uniform_(self.lora_down.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_up.weight)
-        # A plain attribute, not a submodule: the base weights must not enter this module's state_dict.
-        self.__dict__["base"] = base
-        self.__dict__["base_forward"] = None
+        if self.tucker:
+            nn.init.kaiming_uniform_(self.lora_mid.weight, a=math.sqrt(5))
+        self.decompose = WeightDecompose(base.weight) if dora else None
+        if dora:
+            self.kind = "dora"
 
-    def apply_to_base(self) -> None:
-        if self.base_forward is None:
-            self.__dict__["base_forward"] = self.base.forward
-            self.base.forward = self.forward
+    def change(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.decompose is not None:
+            return self._dora_change(x)
+        lx = self.lora_down(x)
+        if self.tucker:
+            lx = self.lora_mid(lx)
+        scale = self.scale
+        if self.dropping() and self.dropout:
+            lx = torch.nn.functional.dropout(lx, p=self.dropout)
+        if self.dropping() and self.rank_dropout:
+            keep = torch.rand((lx.size(0), self.dim), device=lx.device) > self.rank_dropout
+            keep = keep.view(lx.size(0), 1, self.dim) if lx.dim() == 3 else keep
+            keep = keep.view(lx.size(0), self.dim, 1, 1) if lx.dim() == 4 else keep
+            lx = lx * keep
+            scale = scale / (1.0 - self.rank_dropout)
+        return self.lora_up(lx) * (self.multiplier * scale)
 
-    def remove_from_base(self) -> None:
-        if self.base_forward is not None:
-            self.base.forward = self.base_forward
-            self.__dict__["base_forward"] = None
+    def weight_change(self) -> torch.Tensor:
+        up = self.lora_up.weight.reshape(self.lora_up.weight.shape[0], -1)
+        down = self.lora_down.weight.reshape(self.dim, -1)
+        if self.tucker:
+            return torch.einsum("i j ..., i p, j r -> p r ...", self.lora_mid.weight, up.T, down)
+        return (up @ down).reshape(self.base_shape)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base_forward(x)
-        if not torch.is_autocast_enabled(x.device.type):
-            x = x.to(self.lora_down.weight.dtype)  # base in half precision, adapter in float32
-        down = self.lora_down(x)
-        return out + (self.lora_up(down) * (self.multiplier * self.scale)).to(out.dtype)
+    def _dora_change(self, x: torch.Tensor) -> torch.Tensor:
+        diff = self.weight_change().reshape(self.base_shape) * self.scale
+        if self.rank_dropout and self.dropping():
+            diff = drop_rows(diff, self.rank_dropout)
+        return self.base_op(x, self.decompose.change(self.base_weight(), diff, self.multiplier))
 
-
-@dataclass(frozen=True)
-class Target:
-    lora_name: str
-    module: nn.Module
-
-
-def _is_target_layer(module: nn.Module) -> bool:
-    # Exact class names as sd-scripts checks them: subclasses (e.g. LoRACompatibleLinear) do not count.
-    name = type(module).__name__
-    return name == "Linear" or (name == "Conv2d" and tuple(module.kernel_size) == (1, 1))
-
-
-def find_targets(
-    root: nn.Module, block_types: tuple[str, ...], prefix: str, rename: Callable[[str], str] | None = None
-) -> list[Target]:
-    """Layers to adapt inside blocks whose class name is in ``block_types``, named the kohya way.
-
-    ``rename`` maps a module path in ``root`` to the path the file should use (SDXL: LDM names).
-    """
-    targets: list[Target] = []
-    seen: set[str] = set()
-    for block_path, block in root.named_modules():
-        if type(block).__name__ not in block_types:
-            continue
-        for child_path, child in block.named_modules():
-            if not child_path or not _is_target_layer(child):
-                continue
-            path = f"{block_path}.{child_path}"
-            path = rename(path) if rename else path
-            lora_name = f"{prefix}.{path}".replace(".", "_")
-            if lora_name in seen:
-                raise ValueError(f"duplicated LoRA name {lora_name}")
-            seen.add(lora_name)
-            targets.append(Target(lora_name, child))
-    return targets
+    def file_tensors(self) -> dict[str, torch.Tensor]:
+        out = {"lora_down.weight": self.lora_down.weight, "lora_up.weight": self.lora_up.weight}
+        if self.tucker:
+            out["lora_mid.weight"] = self.lora_mid.weight
+        if self.decompose is not None:
+            out["dora_scale"] = self.decompose.dora_scale
+        return {**out, "alpha": self.alpha}
 
 
 class LoRANetwork(nn.Module):
-    """All adapters of one run; its state_dict keys are already the kohya file keys."""
+    """All adapters of one run (any kind); ``kohya_state_dict`` gives the file keys.
 
-    def __init__(self, unet_targets: list[Target], text_targets: list[Target], dim: int, alpha: float):
+    ``dim``/``alpha`` are what the metadata reports (``ss_network_dim``/``ss_network_alpha``).
+    """
+
+    def __init__(self, unet_adapters: list[Adapter], text_adapters: list[Adapter], dim: int, alpha: float):
         super().__init__()
         self.dim, self.alpha = dim, alpha
-        self.unet_loras = nn.ModuleDict({t.lora_name: LoRAModule(t.lora_name, t.module, dim, alpha) for t in unet_targets})
-        self.text_loras = nn.ModuleDict({t.lora_name: LoRAModule(t.lora_name, t.module, dim, alpha) for t in text_targets})
+        self.unet_loras = nn.ModuleDict({a.lora_name: a for a in unet_adapters})
+        self.text_loras = nn.ModuleDict({a.lora_name: a for a in text_adapters})
 
     def apply_to_base(self) -> None:
         for lora in self.all_loras():
@@ -121,7 +122,7 @@ class LoRANetwork(nn.Module):
         for lora in self.all_loras():
             lora.remove_from_base()
 
-    def all_loras(self) -> list[LoRAModule]:
+    def all_loras(self) -> list[Adapter]:
         return [*self.text_loras.values(), *self.unet_loras.values()]
 
     def set_multiplier(self, multiplier: float) -> None:
@@ -129,13 +130,8 @@ class LoRANetwork(nn.Module):
             lora.multiplier = multiplier
 
     def kohya_state_dict(self) -> dict[str, torch.Tensor]:
-        """``{lora_name}.lora_down.weight`` / ``.lora_up.weight`` / ``.alpha`` for every adapter."""
-        out: dict[str, torch.Tensor] = {}
-        for lora in self.all_loras():
-            out[f"{lora.lora_name}.lora_down.weight"] = lora.lora_down.weight
-            out[f"{lora.lora_name}.lora_up.weight"] = lora.lora_up.weight
-            out[f"{lora.lora_name}.alpha"] = lora.alpha
-        return out
+        """``{lora_name}.{suffix}`` for every tensor of every adapter (lora_down.weight, hada_w1_a, alpha ...)."""
+        return {f"{a.lora_name}.{suffix}": t for a in self.all_loras() for suffix, t in a.file_tensors().items()}
 
     def load_kohya_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
         mine = self.kohya_state_dict()
@@ -144,6 +140,8 @@ class LoRANetwork(nn.Module):
             raise KeyError(f"LoRA keys differ: missing {missing[:3]}, unexpected {extra[:3]}")
         with torch.no_grad():
             for key, value in tensors.items():
+                if mine[key].shape != value.shape:
+                    raise KeyError(f"{key} has shape {tuple(value.shape)}, expected {tuple(mine[key].shape)}")
                 mine[key].copy_(value)
 
     def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:

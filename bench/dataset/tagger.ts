@@ -118,8 +118,9 @@ function timedCommand(command: string, args: string[], cwd: string, env: NodeJS.
   return { seconds, stdout: run.stdout };
 }
 
-async function danluInProcess(): Promise<number> {
+async function danluInProcess(): Promise<{ seconds: number; cpu: number }> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await tagFolder({
     dir: images,
     taggers: [{ name: "bench", folder: modelFolder, ...THRESHOLDS }],
@@ -131,7 +132,8 @@ async function danluInProcess(): Promise<number> {
     recursive: false,
     reuseProbabilities: false,
   });
-  return (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: (performance.now() - started) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
 function danluCommand(): number {
@@ -143,26 +145,29 @@ function danluCommand(): number {
 
 // Runs the script's own main() after importing it, timing the imports (torch, diffusers...) apart.
 const SD_SCRIPTS_DRIVER = `
-import importlib.util, json, sys, time
+import importlib.util, json, resource, sys, time
+def cpu():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 t0 = time.perf_counter()
 spec = importlib.util.spec_from_file_location("wd14", "finetune/tag_images_by_wd14_tagger.py")
 m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 args = m.setup_parser().parse_args(sys.argv[1:])
 for k in ("general_threshold", "character_threshold", "meta_threshold", "model_threshold", "copyright_threshold", "artist_threshold"):
     if getattr(args, k) is None: setattr(args, k, args.thresh)
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), cpu()
 m.main(args)
-print(json.dumps({"imports": t1 - t0, "main": time.perf_counter() - t1}))
+print(json.dumps({"imports": t1 - t0, "main": time.perf_counter() - t1, "cpu": cpu() - c1}))
 `;
 
-function sdScripts(root: string): { whole: number; main: number } {
+function sdScripts(root: string): { whole: number; main: number; cpu: number } {
   const options = ["--onnx", ...sdScriptsModelArgs(modelFolder), "--batch_size", String(batch)];
   const more = ["--max_data_loader_n_workers", "2", "--remove_underscore", "--thresh", "0.35"];
   const args = [images, ...options, ...more, "--character_threshold", String(THRESHOLDS.character)];
   const env = { ...process.env, PYTHONPATH: root };
   const run = timedCommand(values.python, ["-c", SD_SCRIPTS_DRIVER, ...args], root, env);
-  const times = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as { main: number };
-  return { whole: run.seconds, main: times.main };
+  const times = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as { main: number; cpu: number };
+  return { whole: run.seconds, main: times.main, cpu: times.cpu };
 }
 
 function sameTags(ours: Map<string, Set<string>>, theirs: Map<string, Set<string>>): string {
@@ -196,18 +201,23 @@ try {
   console.log(`model: ${values.model ?? "built here (448 px input, 10,861 outputs, trivial body)"}`);
 
   const results: Record<string, number[]> = {};
-  const record = (label: string, seconds: number) => (results[label] ??= []).push(seconds);
+  const cpuMs: Record<string, number[]> = {};
+  const record = (label: string, seconds: number, cpu?: number) => {
+    (results[label] ??= []).push(seconds);
+    if (cpu !== undefined) (cpuMs[label] ??= []).push((cpu * 1000) / count);
+  };
   let comparison = "";
   for (let round = 0; round < repeat; round++) {
-    record("danlu tagFolder, in process", await danluInProcess());
+    const ours = await danluInProcess();
+    record("danlu tagFolder, in process", ours.seconds, ours.cpu);
     const danluCaptions = await captionsOf(images);
     await removeCaptions(images);
     record("danlu tag, whole command", danluCommand());
     await removeCaptions(images);
     if (values["sd-scripts"]) {
-      const { whole, main } = sdScripts(resolve(values["sd-scripts"]));
-      record("sd-scripts, whole command", whole);
-      record("sd-scripts main(), after imports", main);
+      const theirs = sdScripts(resolve(values["sd-scripts"]));
+      record("sd-scripts, whole command", theirs.whole);
+      record("sd-scripts main(), after imports", theirs.main, theirs.cpu);
       comparison = sameTags(danluCaptions, await captionsOf(images));
       await removeCaptions(images);
     }
@@ -215,7 +225,8 @@ try {
   for (const [label, runs] of Object.entries(results)) {
     const best = Math.min(...runs);
     const all = runs.map((r) => r.toFixed(1)).join(", ");
-    console.log(`${label.padEnd(34)} ${rate(best).padStart(16)}  (best of ${all} s)`);
+    const cpu = cpuMs[label] ? `, ${Math.min(...cpuMs[label]).toFixed(1)} ms CPU per image` : "";
+    console.log(`${label.padEnd(34)} ${rate(best).padStart(16)}  (best of ${all} s${cpu})`);
   }
   if (comparison) console.log(comparison);
 } finally {

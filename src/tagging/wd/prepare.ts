@@ -31,16 +31,22 @@ export interface PrepareContext {
   reuseProbabilities: boolean;
   /** No tagger decodes the images (captions only): check each one decodes before captioning it. */
   checkDecodable: boolean;
+  /** The buffer a batch's images are decoded into (see alternatingBuffers in tag-folder.ts). */
+  batchBuffer: (batchIndex: number, size: number, count: number) => Float32Array;
   onReused: () => void;
   onFailed: (name: string, reason: string) => void;
 }
 
 /** Reads and decodes a batch; an image that fails is reported and left out. */
-export async function prepareBatch(names: string[], c: PrepareContext): Promise<Prepared[]> {
+export async function prepareBatch(
+  names: string[],
+  batchIndex: number,
+  c: PrepareContext,
+): Promise<Prepared[]> {
   // One buffer per input size for the whole batch: each image is decoded straight into its slot.
   const buffers = new Map<number, Float32Array>();
   for (const size of new Set(c.slots.map((s) => s.session.inputSize))) {
-    buffers.set(size, new Float32Array(names.length * size * size * 3));
+    buffers.set(size, c.batchBuffer(batchIndex, size, names.length));
   }
   const slotOf = (size: number, index: number) =>
     buffers.get(size)!.subarray(index * size * size * 3, (index + 1) * size * size * 3);

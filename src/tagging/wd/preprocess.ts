@@ -67,10 +67,11 @@ export function rgbToBgrFloat(rgb: Uint8Array, into?: Float32Array): Float32Arra
   if (into && into.length !== rgb.length)
     throw new Error(`expected ${rgb.length} floats, got ${into.length}`);
   const out = into ?? new Float32Array(rgb.length);
-  for (let i = 0; i < rgb.length; i += 3) {
-    out[i] = rgb[i + 2] ?? 0;
-    out[i + 1] = rgb[i + 1] ?? 0;
-    out[i + 2] = rgb[i] ?? 0;
+  // A hot loop (600,000 values per image at 448 px): indices are in range by construction.
+  for (let i = 0, n = rgb.length; i < n; i += 3) {
+    out[i] = rgb[i + 2]!;
+    out[i + 1] = rgb[i + 1]!;
+    out[i + 2] = rgb[i]!;
   }
   return out;
 }

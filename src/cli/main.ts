@@ -9,6 +9,7 @@ import { registerData } from "./data.ts";
 import { registerTag } from "./tag.ts";
 import { registerTags } from "./tags.ts";
 import { registerModels } from "./models.ts";
+import { registerPresets } from "./presets.ts";
 
 export function buildProgram(): Command {
   const program = new Command("danlu")
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerLora(program);
   registerConfig(program);
+  registerPresets(program);
   registerDemo(program);
   return program;
 }

@@ -10,12 +10,14 @@ import {
   type TrainConfig,
   type TrainConfigLayer,
 } from "../config/index.ts";
+import { presetLayer, resolvePreset, stackWithPreset } from "../config/presets/index.ts";
 import type { EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
 import { ProgressRenderer } from "../training/progress.ts";
 import { logDirOf, prepareRun, runTraining } from "../training/run.ts";
 
 interface TrainFlags {
+  preset?: string;
   config?: string;
   kohyaConfig?: string;
   resume?: string;
@@ -41,6 +43,10 @@ export function registerTrain(program: Command): void {
   const command = program
     .command("train")
     .description("train a LoRA (kohya-compatible file) on a train_data_dir of {repeats}_{name} folders")
+    .option(
+      "--preset <name>",
+      "start from a guide's settings: person, character, style, concept, face-sdxl (danlu presets show NAME)",
+    )
     .option("--config <file>", "danlu config TOML (keys as in `danlu config show`); flags override it")
     .option("--kohya-config <file>", "an sd-scripts training config TOML (its dataset_config is read too)")
     .option("--resume <state-dir>", "continue a run from a state folder it saved (Ctrl-C or --save-state)")
@@ -51,13 +57,15 @@ export function registerTrain(program: Command): void {
   command.action(async (flags: TrainFlags) => trainAction(flags));
 }
 
-/** The config from its layers (kohya import < --config < flags), and a kohya dataset config's subsets. */
+/** The config from its layers (preset < kohya import < --config < flags), and a dataset config's subsets. */
 async function loadLayers(flags: TrainFlags): Promise<{ config: TrainConfig; subsets: DatasetSubset[] }> {
-  const layers: TrainConfigLayer[] = [];
+  let layers: TrainConfigLayer[] = [];
   const notes: string[] = [];
   let subsets: DatasetSubset[] = [];
+  let kohyaImport: { config: TrainConfigLayer; defaulted: string[] } | null = null;
   if (flags.kohyaConfig) {
     const kohya = await loadKohyaConfig(flags.kohyaConfig);
+    kohyaImport = kohya;
     layers.push(kohya.config);
     notes.push(...kohya.warnings);
     if (kohya.datasetConfig) {
@@ -69,6 +77,14 @@ async function loadLayers(flags: TrainFlags): Promise<{ config: TrainConfig; sub
   }
   if (flags.config) layers.push(await loadTrainConfigFile(flags.config));
   layers.push(configFromOptions(flags));
+  if (flags.preset) {
+    const rest = kohyaImport ? layers.slice(1) : layers;
+    layers = stackWithPreset(presetLayer(flags.preset), kohyaImport, rest);
+    process.stderr.write(
+      `preset ${flags.preset} (danlu presets show ${flags.preset}; flags and files override it)\n`,
+    );
+    for (const line of resolvePreset(flags.preset).missing) notes.push(`preset ${flags.preset}: ${line}`);
+  }
   for (const note of notes) process.stderr.write(`warning: ${note}\n`);
   return { config: resolveTrainConfig(layers, { subsetsGiven: subsets.length > 0 }), subsets };
 }

@@ -17,6 +17,8 @@ export interface KohyaImport {
   warnings: string[];
   /** The file's dataset_config, if any (absolute), for loadKohyaDatasetConfig. */
   datasetConfig: string | null;
+  /** Keys filled from sd-scripts' defaults because the file does not set them (a preset may set them). */
+  defaulted: string[];
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {
@@ -102,6 +104,7 @@ export async function loadKohyaConfig(path: string): Promise<KohyaImport> {
   const errors: string[] = [];
   const layer: Record<string, unknown> = { ...KOHYA_DEFAULTS };
   const flat = flatten(data, warnings);
+  const fromFile = new Set<string>();
   for (const [key, value] of flat) {
     const outcome = translate(key, value);
     if ("warn" in outcome) warnings.push(`${where(path, text, key)}: ${outcome.warn}`);
@@ -109,6 +112,7 @@ export async function loadKohyaConfig(path: string): Promise<KohyaImport> {
     else if ("set" in outcome) {
       for (const [danluKey, danluValue] of Object.entries(outcome.set)) {
         const check = checkKeyValue(danluKey, danluValue);
+        fromFile.add(danluKey);
         if (check.ok) layer[danluKey] = absolutePath(danluKey, check.value, process.cwd());
         else errors.push(`${where(path, text, key)}: ${check.problem}`);
       }
@@ -127,7 +131,8 @@ export async function loadKohyaConfig(path: string): Promise<KohyaImport> {
   }
   const dataset = flat.get("dataset_config");
   const datasetConfig = typeof dataset === "string" && dataset !== "" ? absolute(dataset) : null;
-  return { config: layer as TrainConfigLayer, warnings, datasetConfig };
+  const defaulted = Object.keys(KOHYA_DEFAULTS).filter((key) => !fromFile.has(key));
+  return { config: layer as TrainConfigLayer, warnings, datasetConfig, defaulted };
 }
 
 /** sd-scripts opens paths relative to the working directory; so does the import. */

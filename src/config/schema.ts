@@ -104,6 +104,10 @@ export const TRAIN_KEYS = {
   train_batch_size: int(1, "images per step", { min: 1 }),
   max_train_steps: int(1600, "total optimizer steps (ignored when max_train_epochs is set)", { min: 1 }),
   max_train_epochs: optionalInt("total epochs; overrides max_train_steps", { min: 1 }),
+  max_train_steps_per_image: optionalInt(
+    "total steps = this x the training images (repeats not counted); replaces max_train_steps (epochs still win)",
+    { min: 1 },
+  ),
   gradient_accumulation_steps: int(1, "micro-batches per optimizer step", { min: 1 }),
   output_dir: requiredPath("folder for the LoRA files, samples, logs and states"),
   output_name: str("lora", "file name stem: {name}-{epoch:06d}.safetensors and {name}.safetensors"),

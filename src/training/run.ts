@@ -58,7 +58,7 @@ export async function prepareRun(
     bucketNoUpscale: config.bucket_no_upscale,
     batchSize: config.train_batch_size,
     maxTrainEpochs: config.max_train_epochs ?? null,
-    maxTrainSteps: config.max_train_steps,
+    maxTrainSteps: maxTrainSteps(config, dataset),
     gradientAccumulationSteps: config.gradient_accumulation_steps,
     seed: config.seed,
     captions: captionOptionsOf(config),
@@ -71,6 +71,13 @@ export async function prepareRun(
     outputName: config.output_name,
   });
   return { arch, dataset, plan, report };
+}
+
+/** max_train_steps, or steps per image x the training images (each counted once) when that is set. */
+function maxTrainSteps(config: TrainConfig, dataset: KohyaDataset): number {
+  if (config.max_train_steps_per_image == null) return config.max_train_steps;
+  const images = dataset.subsets.filter((s) => !s.isReg).reduce((sum, s) => sum + s.images.length, 0);
+  return config.max_train_steps_per_image * images;
 }
 
 async function readDataset(config: TrainConfig, subsets: readonly DatasetSubset[]): Promise<KohyaDataset> {

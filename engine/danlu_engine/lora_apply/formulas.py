@@ -46,7 +46,8 @@ def _loha(t: dict[str, torch.Tensor], shape: torch.Size) -> torch.Tensor:
     if "hada_t1" in t and "hada_t2" in t:
         delta = _tucker(t["hada_t1"], w1b, w1a) * _tucker(t["hada_t2"], w2b, w2a)
     else:
-        delta = (w1a @ w1b) * (w2a @ w2b)
+        # a conv's down factor may be stored [r, in, k, k]: the product is over the flattened input
+        delta = (w1a.flatten(1) @ w1b.flatten(1)) * (w2a.flatten(1) @ w2b.flatten(1))
     return delta.reshape(shape) * _scale(t, w1b.shape[0])
 
 
@@ -56,10 +57,11 @@ def _lokr(t: dict[str, torch.Tensor], shape: torch.Size) -> torch.Tensor:
         w2 = t["lokr_w2"]
     elif "lokr_t2" in t:
         w2 = _tucker(t["lokr_t2"], t["lokr_w2_b"], t["lokr_w2_a"])
-    else:
-        w2 = t["lokr_w2_a"] @ t["lokr_w2_b"]
-    if len(shape) == 4 and w2.dim() == 2:  # a conv whose w2 covers in_channels * k * k
-        w2 = w2.reshape(w2.shape[0], -1, *shape[2:]) if w2.numel() != 0 else w2
+    else:  # a conv's w2_b is [r, in2, k, k]: multiply flattened, then restore the kernel dims
+        w2b = t["lokr_w2_b"]
+        w2 = (t["lokr_w2_a"] @ w2b.flatten(1)).reshape(-1, *w2b.shape[1:])
+    if len(shape) == 4 and w2.dim() == 2:  # a full w2 stored flat over in_channels * k * k
+        w2 = w2.reshape(w2.shape[0], -1, *shape[2:])
     w1 = w1.reshape(*w1.shape, *([1] * (w2.dim() - w1.dim())))
     # rank: of the decomposed factor; both full means alpha is ignored (scale 1), as in LyCORIS
     rank = t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t else None

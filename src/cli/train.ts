@@ -10,6 +10,7 @@ import {
   type TrainConfig,
   type TrainConfigLayer,
 } from "../config/index.ts";
+import { writeKohyaExport } from "../config/kohya-export.ts";
 import { presetLayer, resolvePreset, stackWithPreset } from "../config/presets/index.ts";
 import type { EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
@@ -20,6 +21,7 @@ interface TrainFlags {
   preset?: string;
   config?: string;
   kohyaConfig?: string;
+  exportKohya?: string;
   resume?: string;
   json?: boolean;
   dryRun?: boolean;
@@ -49,6 +51,10 @@ export function registerTrain(program: Command): void {
     )
     .option("--config <file>", "danlu config TOML (keys as in `danlu config show`); flags override it")
     .option("--kohya-config <file>", "an sd-scripts training config TOML (its dataset_config is read too)")
+    .option(
+      "--export-kohya <file>",
+      "write the resolved settings as an sd-scripts config TOML (and its dataset config) and stop",
+    )
     .option("--resume <state-dir>", "continue a run from a state folder it saved (Ctrl-C or --save-state)")
     .option("--json", "print the engine's events as JSON lines on stdout (for machines)")
     .option("--dry-run", "check the model kind and dataset, print the plan, and stop before training")
@@ -95,6 +101,12 @@ async function trainAction(flags: TrainFlags): Promise<void> {
   const warnings = [...prepared.dataset.warnings, ...prepared.plan.warnings];
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stderr.write(`${prepared.report}\n`);
+  if (flags.exportKohya) {
+    const options = { subsets, arch: prepared.arch, totalSteps: prepared.plan.totalSteps };
+    for (const path of writeKohyaExport(flags.exportKohya, config, options))
+      process.stdout.write(`wrote ${path}\n`);
+    return;
+  }
   if (flags.dryRun) return;
 
   const controller = new AbortController();

@@ -35,30 +35,72 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    module: Literal["lora"]
+    """Same names as network.NetworkOptions (src/engine/spec-network.ts); weights: network_weights."""
+
+    module: Literal["lora", "lycoris"]  # networks.lora | lycoris.kohya
+    algo: Literal["lora", "locon", "loha", "lokr", "ia3"]
     dim: int
     alpha: float
+    conv_dim: int  # 0: no k x k convs
+    conv_alpha: float
+    dora_wd: bool
+    use_tucker: bool
+    factor: int
+    decompose_both: bool
+    full_matrix: bool
+    dropout: float
+    rank_dropout: float
+    module_dropout: float
+    block_dims: Optional[list[int]]
+    block_alphas: Optional[list[float]]
+    conv_block_dims: Optional[list[int]]
+    conv_block_alphas: Optional[list[float]]
+    weights: Optional[str]
+    args: dict[str, str]
     train_unet: bool
     train_text_encoder: bool
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    type: Literal["AdamW", "AdamW8bit"]
+    type: Literal["AdamW", "AdamW8bit", "Lion", "Lion8bit", "Prodigy", "Adafactor", "DAdaptAdam", "AdamWScheduleFree"]
     unet_lr: float
     text_encoder_lr: float
-    weight_decay: float
+    weight_decay: float  # weight_decay, betas, eps: AdamW and AdamW8bit only
     betas: tuple[float, float]
     eps: float
     max_grad_norm: float
+    # optimizer_args given (checked per optimizer in TypeScript; train/optimizers.py). Required in a spec
+    # file like every key; the default is for code that builds an OptimizerSpec directly.
+    args: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SchedulerSpec:
-    type: Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]
+    type: Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
+                  "adafactor"]
     warmup_steps: int
     num_cycles: int
     power: float
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Noise, timesteps and loss options (sd-scripts' names; train/noise.py and train/step.py)."""
+
+    noise_offset_random_strength: bool
+    adaptive_noise_scale: Optional[float]
+    multires_noise_iterations: int  # 0: off
+    multires_noise_discount: float
+    zero_terminal_snr: bool
+    min_snr_gamma: Optional[float]
+    debiased_estimation_loss: bool
+    loss_type: Literal["l1", "l2", "huber", "smooth_l1"]
+    huber_schedule: Literal["constant", "exponential", "snr"]
+    huber_c: float
+    huber_scale: float
+    min_timestep: int
+    max_timestep: int  # exclusive, as torch.randint's high
 
 
 @dataclass(frozen=True)
@@ -126,6 +168,7 @@ class TrainSpec:
     optimizer: OptimizerSpec
     scheduler: SchedulerSpec
     training: TrainingSpec
+    loss: LossSpec
     images: list[ImageSpec]
     epochs: list[list[BatchSpec]]
     sample: SampleSpec
@@ -151,6 +194,8 @@ def _convert(value: Any, typ: Any, path: str) -> Any:
         return _convert(value, inner[0], path)
     if value is None:
         raise _bad(path, "must not be null")
+    if typ is Any:  # JSON passed through; its reader checks it (optimizer.args)
+        return value
     if origin is Literal:
         allowed = typing.get_args(typ)
         if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):

@@ -46,6 +46,21 @@ def plan(image_count: int, epochs: int, batch: int, captions: list[str] | None =
     return out
 
 
+# The loss section with every option off (plain L2 over all timesteps), as TypeScript's defaults write it.
+PLAIN_LOSS = {"noise_offset_random_strength": False, "adaptive_noise_scale": None, "multires_noise_iterations": 0,
+              "multires_noise_discount": 0.3, "zero_terminal_snr": False, "min_snr_gamma": None,
+              "debiased_estimation_loss": False, "loss_type": "l2", "huber_schedule": "snr", "huber_c": 0.1,
+              "huber_scale": 1.0, "min_timestep": 0, "max_timestep": 1000}
+
+
+# A plain kohya LoRA (networks.lora, no conv layers), as TypeScript's defaults write it.
+PLAIN_NETWORK = {"module": "lora", "algo": "lora", "dim": 4, "alpha": 2.0, "conv_dim": 0, "conv_alpha": 1.0,
+                 "dora_wd": False, "use_tucker": False, "factor": -1, "decompose_both": False, "full_matrix": False,
+                 "dropout": 0.0, "rank_dropout": 0.0, "module_dropout": 0.0, "block_dims": None,
+                 "block_alphas": None, "conv_block_dims": None, "conv_block_alphas": None, "weights": None,
+                 "args": {}, "train_unet": True, "train_text_encoder": False}
+
+
 def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2, batch: int = 2,
               accumulation: int = 1, **sections) -> dict:
     """A complete, valid train spec; ``sections`` override keys per section (e.g. training={...})."""
@@ -57,14 +72,15 @@ def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2,
         "output": {"dir": out_dir, "name": "tiny", "save_every_n_epochs": 1, "save_every_n_steps": 0,
                    "save_state": False, "save_precision": "fp16",
                    "metadata": {"ss_tag_frequency": json.dumps({"1_sks": {"sks": len(images)}})}},
-        "network": {"module": "lora", "dim": 4, "alpha": 2.0, "train_unet": True, "train_text_encoder": False},
+        "network": dict(PLAIN_NETWORK),
         "optimizer": {"type": "AdamW", "unet_lr": 1e-3, "text_encoder_lr": 5e-4, "weight_decay": 0.01,
-                      "betas": [0.9, 0.999], "eps": 1e-8, "max_grad_norm": 1.0},
+                      "betas": [0.9, 0.999], "eps": 1e-8, "max_grad_norm": 1.0, "args": {}},
         "scheduler": {"type": "constant", "warmup_steps": 0, "num_cycles": 1, "power": 1.0},
         "training": {"device": "cpu", "mixed_precision": "no", "gradient_checkpointing": False,
                      "gradient_accumulation_steps": accumulation, "cache_latents": True,
                      "cache_latents_to_disk": False, "vae_fp32": True, "clip_skip": 1, "max_token_length": 75,
                      "seed": 42, "noise_offset": 0.0, "epochs": epochs, "total_steps": -(-micro // accumulation)},
+        "loss": dict(PLAIN_LOSS),
         "images": [image_entry(p) for p in images],
         "epochs": epoch_plan,
         "sample": {"prompts": [], "every_n_epochs": 0, "every_n_steps": 0, "at_start": False},

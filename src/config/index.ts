@@ -9,6 +9,11 @@ export { loadKohyaConfig } from "./kohya.ts";
 export type { KohyaImport } from "./kohya.ts";
 export { loadKohyaDatasetConfig } from "./kohya-dataset.ts";
 export type { DatasetSubset, KohyaDatasetImport } from "./kohya-dataset.ts";
-export { OPTIMIZER_DEFAULTS, parseOptimizerArgs } from "./optimizer-args.ts";
+export {
+  ADAPTIVE_LR_OPTIMIZERS,
+  OPTIMIZER_DEFAULTS,
+  optimizerArgsFor,
+  parseOptimizerArgs,
+} from "./optimizer-args.ts";
 export type { OptimizerSettings } from "./optimizer-args.ts";
 export { suggestKey } from "./did-you-mean.ts";

@@ -1,3 +1,5 @@
+import { OPTIMIZER_TYPES } from "./optimizer-args.ts";
+
 /**
  * sd-scripts keys (train_network.py, library/train_util.py) that have no danlu key of the same name:
  * those with no effect on the trained file in danlu, each with the reason the import warning gives.
@@ -43,6 +45,7 @@ export const KOHYA_IGNORED_KEYS: Record<string, string> = {
   torch_compile: "not used",
   disable_mmap_load_safetensors: "not used",
   resume: "pass --resume STATE to danlu train",
+  dim_from_weights: "with network_weights, danlu always takes the dims from the file",
   save_last_n_epochs: "danlu keeps every saved file",
   save_last_n_epochs_state: "danlu keeps every saved file",
   save_last_n_steps: "danlu keeps every saved file",
@@ -76,15 +79,15 @@ export const KOHYA_EMPTY_MEANS_UNSET = new Set([
   "save_precision",
   "optimizer_type",
   "network_module",
+  "network_weights",
   "lr_scheduler",
   "sample_sampler",
 ]);
 
-/** sd-scripts accepts optimizer names in any case; "" means AdamW. */
+/** sd-scripts accepts optimizer names in any case ("AdaFactor", "lion"); "" means AdamW. */
 export function kohyaOptimizerType(value: unknown): unknown {
   if (typeof value !== "string") return value;
   const lower = value.trim().toLowerCase();
-  if (lower === "" || lower === "adamw") return "AdamW";
-  if (lower === "adamw8bit") return "AdamW8bit";
-  return value;
+  if (lower === "") return "AdamW";
+  return OPTIMIZER_TYPES.find((name) => name.toLowerCase() === lower) ?? value;
 }

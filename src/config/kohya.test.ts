@@ -45,6 +45,7 @@ mixed_precision = "bf16"
 xformers = true
 learing_rate = 0.0001
 min_snr_gamma = 5
+ip_noise_gamma = 0.1
 
 [optimizer_arguments]
 optimizer_type = "adamw8bit"
@@ -91,7 +92,9 @@ describe("loadKohyaConfig", () => {
     expect(warnings.join("\n")).toMatch(
       /line 23: learing_rate is not supported.*\(did you mean learning_rate\?\)/,
     );
-    expect(warnings.join("\n")).toMatch(/line 24: min_snr_gamma is not supported by danlu and was ignored$/m);
+    expect(warnings.join("\n")).toMatch(
+      /line 25: ip_noise_gamma is not supported by danlu and was ignored$/m,
+    );
     const resolved = resolveTrainConfig([config]);
     expect(resolved.save_precision).toBe("float");
   });
@@ -113,7 +116,7 @@ describe("loadKohyaConfig", () => {
   it("refuses settings danlu cannot honour, naming each with its line", async () => {
     const path = await toml(
       "lycoris.toml",
-      'network_module = "lycoris.kohya"\nnetwork_args = ["conv_dim=4"]\noptimizer_type = "Prodigy"\ntext_encoder_lr = [1e-5, 2e-5]\n',
+      'network_module = "networks.oft"\nnetwork_args = ["bogus=4"]\noptimizer_type = "SGDNesterov"\ntext_encoder_lr = [1e-5, 2e-5]\n',
     );
     const error = await loadKohyaConfig(path).then(
       () => undefined,
@@ -121,10 +124,12 @@ describe("loadKohyaConfig", () => {
     );
     expect(error?.message).toContain("4 settings danlu cannot take");
     expect(error?.message).toContain(
-      `${path} line 1: network_module must be networks.lora (got "lycoris.kohya")`,
+      `${path} line 1: network_module must be networks.lora | lycoris.kohya (got "networks.oft")`,
     );
-    expect(error?.message).toContain(`${path} line 2: network_args ["conv_dim=4"]`);
-    expect(error?.message).toContain(`${path} line 3: optimizer_type must be AdamW | AdamW8bit`);
+    expect(error?.message).toContain(
+      `${path} line 2: network_args must be list of "key=value" (got ["bogus=4"]): network_args "bogus=4": unknown arg bogus`,
+    );
+    expect(error?.message).toContain(`${path} line 3: optimizer_type must be AdamW | AdamW8bit | Lion`);
     expect(error?.message).toContain(`${path} line 4: text_encoder_lr [0.00001,0.00002]`);
   });
 

@@ -61,17 +61,13 @@ function translate(key: string, value: unknown): Outcome {
     case "use_8bit_adam":
       return value === true ? { set: { optimizer_type: "AdamW8bit" } } : { skip: true };
     case "use_lion_optimizer":
-      return value === true
-        ? { error: "use_lion_optimizer: danlu supports AdamW and AdamW8bit only" }
-        : { skip: true };
+      return value === true ? { set: { optimizer_type: "Lion" } } : { skip: true };
     case "text_encoder_lr":
       return textEncoderLr(value);
     case "network_args":
-      return Array.isArray(value) && value.length > 0
-        ? {
-            error: `network_args ${JSON.stringify(value)}: danlu trains plain LoRA (no conv_dim, algo, dropout yet)`,
-          }
-        : { skip: true };
+      return Array.isArray(value)
+        ? { set: { network_args: value.map(String) } }
+        : { set: { network_args: value } };
     case "dataset_config":
       return { skip: true }; // returned separately
   }

@@ -1,5 +1,7 @@
 import { DanluError } from "../errors.ts";
 import { checkKeyValue } from "./check-value.ts";
+import { methodConflict } from "./method-checks.ts";
+import { ADAPTIVE_LR_OPTIMIZERS } from "./optimizer-args.ts";
 import { TRAIN_KEYS, trainConfig, type TrainConfig, type TrainConfigLayer, type TrainKey } from "./schema.ts";
 
 const REQUIRED: { key: TrainKey; what: string }[] = [
@@ -62,6 +64,8 @@ function checkConsistency(config: TrainConfig): void {
   if (config.keep_tokens_separator !== "" && config.keep_tokens_separator === config.caption_separator) {
     fail("keep_tokens_separator equals caption_separator", 'use a distinct marker such as "|||"');
   }
+  const method = methodConflict(config);
+  if (method) fail(...method);
   if (
     (config.sample_every_n_epochs > 0 || config.sample_every_n_steps > 0 || config.sample_at_first) &&
     !config.sample_prompts
@@ -82,6 +86,9 @@ export function resolveTrainConfig(
   options: ResolveOptions = {},
 ): TrainConfig {
   const merged = mergeLayers(layers);
+  // Prodigy/DAdaptAdam: lr multiplies the step size they estimate, so 1.0 is their neutral default.
+  if (merged.learning_rate === undefined && ADAPTIVE_LR_OPTIMIZERS.has(String(merged.optimizer_type)))
+    merged.learning_rate = 1.0;
   checkRequired(merged, options);
   for (const [key, value] of Object.entries(merged)) {
     const check = checkKeyValue(key, value);

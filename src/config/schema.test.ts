@@ -52,7 +52,7 @@ describe("trainConfig schema", () => {
     expect(checkKeyValue("max_token_length", 150).ok).toBe(true);
     expect(checkKeyValue("max_token_length", 100).ok).toBe(false);
     expect(checkKeyValue("network_dim", 2.5).ok).toBe(false);
-    expect(checkKeyValue("optimizer_type", "Lion").ok).toBe(false);
+    expect(checkKeyValue("optimizer_type", "SGDNesterov").ok).toBe(false);
   });
 
   it("names the key and the expected type in a problem", () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { KeyDef } from "./key-kinds.ts";
+import { NETWORK_KEYS } from "./network-keys.ts";
 import {
   bool,
   choice,
@@ -12,6 +13,7 @@ import {
   requiredPath,
   str,
 } from "./key-kinds.ts";
+import { METHOD_KEYS } from "./method-keys.ts";
 import {
   maxTokenLengthKey,
   optimizerArgsKey,
@@ -66,7 +68,7 @@ export const TRAIN_KEYS = {
   flip_aug: bool(false, "also train on mirrored images (not for asymmetric subjects)"),
   trigger_word: optionalStr("the word that calls the LoRA; recorded as modelspec.trigger_phrase"),
   // network
-  network_module: choice(["networks.lora"], "networks.lora", "network kind (kohya LoRA; more to come)"),
+  ...NETWORK_KEYS, // network_module, network_args, network_dropout, network_weights (network-keys.ts)
   network_dim: int(32, "LoRA rank (sd-scripts' default 4 is small for a subject; guides use 32-128)", {
     min: 1,
   }),
@@ -76,7 +78,7 @@ export const TRAIN_KEYS = {
   // optimizer and schedule
   learning_rate: num(
     1e-4,
-    "learning rate for parts without their own (sd-scripts default 2e-6 is for fine-tuning)",
+    "learning rate for parts without their own (sd-scripts default 2e-6 is for fine-tuning; 1.0 with Prodigy/DAdaptAdam)",
     {
       gt: 0,
     },
@@ -85,18 +87,9 @@ export const TRAIN_KEYS = {
   text_encoder_lr: optionalNum("text encoder learning rate (unset: learning_rate; guides use about half)", {
     min: 0,
   }),
-  optimizer_type: choice(
-    ["AdamW", "AdamW8bit"],
-    "AdamW",
-    "optimizer; AdamW8bit (bitsandbytes) needs a CUDA GPU",
-  ),
+  ...METHOD_KEYS, // optimizer_type, lr_scheduler, noise and loss options (method-keys.ts)
   optimizer_args: optimizerArgsKey,
   max_grad_norm: num(1.0, "clip the gradient norm to this (0: no clipping)", { min: 0 }),
-  lr_scheduler: choice(
-    ["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"],
-    "constant",
-    "how the learning rate changes over the run",
-  ),
   lr_warmup_steps: warmupKey,
   lr_scheduler_num_cycles: int(1, "restarts for cosine_with_restarts", { min: 1 }),
   lr_scheduler_power: num(1, "power of the polynomial scheduler", { gt: 0 }),

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { canonicalSampler, SAMPLE_SAMPLER_NAMES } from "../sampling/samplers.ts";
 import { custom, intFromText, numberFromText } from "./key-kinds.ts";
-import { parseOptimizerArgs } from "./optimizer-args.ts";
+import { checkOptimizerArgsSyntax } from "./optimizer-args.ts";
 
 // Keys whose values have more than one spelling. Each schema's output is also a valid input, so a
 // resolved value can be checked again unchanged.
@@ -64,7 +64,7 @@ export const maxTokenLengthKey = custom(
 
 const optimizerArgsSchema = z.array(z.string()).superRefine((args, ctx) => {
   try {
-    parseOptimizerArgs(args);
+    checkOptimizerArgsSyntax(args);
   } catch (error) {
     ctx.addIssue({ code: "custom", message: (error as Error).message });
   }
@@ -73,7 +73,7 @@ const optimizerArgsSchema = z.array(z.string()).superRefine((args, ctx) => {
 export const optimizerArgsKey = custom(
   optimizerArgsSchema,
   [],
-  'extra optimizer settings as "key=value" (weight_decay, betas, eps), e.g. weight_decay=0.1',
+  'optimizer settings as "key=value", e.g. weight_decay=0.1 or decouple=True (each optimizer lists its own)',
   'list of "key=value"',
   (text) => text,
   "list",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { specNetwork } from "./spec-network.ts";
 
 /**
  * The spec files TypeScript writes for the engine (`python -m danlu_engine <command> <spec.json>`).
@@ -52,6 +53,36 @@ export const samplePrompt = z.strictObject({
   sampler: z.string(), // a diffusers scheduler family name: "ddim", "euler", "euler_a", "dpmsolver++", ...
 });
 
+export const OPTIMIZER_TYPES = [
+  "AdamW",
+  "AdamW8bit",
+  "Lion",
+  "Lion8bit",
+  "Prodigy",
+  "Adafactor",
+  "DAdaptAdam",
+  "AdamWScheduleFree",
+] as const;
+export type OptimizerType = (typeof OPTIMIZER_TYPES)[number];
+export const optimizerArgValue = z.union([z.number(), z.boolean(), z.array(z.number())]);
+
+/** Noise, timestep and loss options, named as in sd-scripts (engine: train/noise.py, train/step.py). */
+export const specLoss = z.strictObject({
+  noise_offset_random_strength: z.boolean(), // the offset is drawn in [0, noise_offset) per micro-batch
+  adaptive_noise_scale: z.number().nullable(), // adds |latent channel mean| x this to the offset
+  multires_noise_iterations: z.number().int().nonnegative(), // 0: off
+  multires_noise_discount: z.number(),
+  zero_terminal_snr: z.boolean(), // rescale the betas so the last timestep has SNR 0
+  min_snr_gamma: z.number().positive().nullable(),
+  debiased_estimation_loss: z.boolean(),
+  loss_type: z.enum(["l1", "l2", "huber", "smooth_l1"]),
+  huber_schedule: z.enum(["constant", "exponential", "snr"]),
+  huber_c: z.number().positive(),
+  huber_scale: z.number().positive(),
+  min_timestep: z.number().int().nonnegative(),
+  max_timestep: z.number().int().positive(), // exclusive
+});
+
 export const trainSpec = z.strictObject({
   version: z.literal(1),
   model: z.strictObject({
@@ -69,21 +100,18 @@ export const trainSpec = z.strictObject({
     save_precision: z.enum(["float", "fp16", "bf16"]),
     metadata: z.record(z.string(), z.string()), // ss_* keys known before training (TS side)
   }),
-  network: z.strictObject({
-    module: z.literal("lora"),
-    dim: z.number().int().positive(),
-    alpha: z.number().positive(),
-    train_unet: z.boolean(),
-    train_text_encoder: z.boolean(),
-  }),
+  network: specNetwork, // spec-network.ts
   optimizer: z.strictObject({
-    type: z.enum(["AdamW", "AdamW8bit"]),
+    type: z.enum(OPTIMIZER_TYPES),
     unet_lr: z.number().nonnegative(),
     text_encoder_lr: z.number().nonnegative(),
+    // weight_decay, betas, eps: what AdamW and AdamW8bit use (danlu's defaults unless optimizer_args say)
     weight_decay: z.number().nonnegative(),
     betas: z.tuple([z.number(), z.number()]),
     eps: z.number().positive(),
     max_grad_norm: z.number().nonnegative(), // 0: no clipping
+    // the optimizer_args given, checked for this optimizer; the rest keep the package's defaults
+    args: z.record(z.string(), optimizerArgValue),
   }),
   scheduler: z.strictObject({
     type: z.enum([
@@ -93,6 +121,7 @@ export const trainSpec = z.strictObject({
       "cosine",
       "cosine_with_restarts",
       "polynomial",
+      "adafactor", // Adafactor's relative step reports its own lr (sd-scripts' adafactor:<lr>)
     ]),
     warmup_steps: z.number().int().nonnegative(),
     num_cycles: z.number().int().positive(),
@@ -113,6 +142,7 @@ export const trainSpec = z.strictObject({
     epochs: z.number().int().positive(),
     total_steps: z.number().int().positive(), // optimizer steps over the whole run (plan length / accumulation)
   }),
+  loss: specLoss,
   images: z.array(specImage).min(1),
   // epochs[e] is the ordered list of micro-batches of epoch e+1; optimizer steps group
   // `gradient_accumulation_steps` consecutive micro-batches. A run cut by max_train_steps has a short last epoch.

@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
-import { parseOptimizerArgs, type TrainConfig } from "../config/index.ts";
+import type { TrainConfig } from "../config/index.ts";
 import type { Arch, TrainSpec } from "../engine/spec.ts";
+import { lossSpec, optimizerSpec, schedulerType } from "./method-spec.ts";
+import { networkSpec } from "./network-spec.ts";
 import type { TrainPlan } from "./plan.ts";
 
 type SamplePrompt = TrainSpec["sample"]["prompts"][number];
@@ -19,8 +21,6 @@ export function buildTrainSpec(
   plan: TrainPlan,
   context: { arch: Arch; metadata: Record<string, string>; prompts: SamplePrompt[]; resume: string | null },
 ): TrainSpec {
-  const optimizerArgs = parseOptimizerArgs(config.optimizer_args);
-  const lr = config.learning_rate;
   const sampling = config.sample_prompts !== undefined && config.sample_prompts !== null;
   return {
     version: 1,
@@ -39,24 +39,10 @@ export function buildTrainSpec(
       save_precision: config.save_precision,
       metadata: context.metadata,
     },
-    network: {
-      module: "lora",
-      dim: config.network_dim,
-      alpha: config.network_alpha,
-      train_unet: !config.network_train_text_encoder_only,
-      train_text_encoder: !config.network_train_unet_only,
-    },
-    optimizer: {
-      type: config.optimizer_type,
-      unet_lr: config.unet_lr ?? lr,
-      text_encoder_lr: config.text_encoder_lr ?? lr,
-      weight_decay: optimizerArgs.weight_decay,
-      betas: optimizerArgs.betas,
-      eps: optimizerArgs.eps,
-      max_grad_norm: config.max_grad_norm,
-    },
+    network: networkSpec(config, context.arch),
+    optimizer: optimizerSpec(config),
     scheduler: {
-      type: config.lr_scheduler,
+      type: schedulerType(config),
       warmup_steps: warmupSteps(config.lr_warmup_steps, plan.totalSteps),
       num_cycles: config.lr_scheduler_num_cycles,
       power: config.lr_scheduler_power,
@@ -77,6 +63,7 @@ export function buildTrainSpec(
       epochs: plan.numEpochs,
       total_steps: plan.totalSteps,
     },
+    loss: lossSpec(config),
     images: plan.images,
     epochs: plan.epochs,
     sample: {

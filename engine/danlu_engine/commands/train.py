@@ -15,6 +15,7 @@ import time
 import torch
 
 from ..network import ModelFacts
+from ..network.setup import network_metadata
 from ..protocol import EngineError, emit, emit_ready
 from ..sample import TrainingSampler, check_sampler
 from ..spec import TrainSpec, parse_train_spec
@@ -46,7 +47,7 @@ def run(raw: dict) -> None:
 
 
 def _check_files(spec: TrainSpec) -> None:
-    for path in [spec.model.path, *(p for p in [spec.model.vae_path, spec.resume] if p)]:
+    for path in [spec.model.path, *(p for p in [spec.model.vae_path, spec.resume, spec.network.weights] if p)]:
         if not os.path.exists(path):
             raise FileNotFoundError(f"not found: {path}")
     for image in spec.images:
@@ -91,7 +92,9 @@ def _model_facts(spec: TrainSpec, model) -> ModelFacts:
 def _fingerprint(spec: TrainSpec, arch: str) -> str:
     """What a saved state must share with the run that resumes it."""
     n, t = spec.network, spec.training
-    parts = [arch, n.module, n.dim, n.alpha, n.train_unet, n.train_text_encoder, spec.optimizer.type,
+    network = [n.module, n.algo, n.dim, n.alpha, n.conv_dim, n.conv_alpha, n.dora_wd, n.use_tucker, n.factor,
+               n.decompose_both, n.full_matrix, n.block_dims, n.block_alphas, n.conv_block_dims, n.weights]
+    parts = [arch, *network, n.train_unet, n.train_text_encoder, spec.optimizer.type,
              t.gradient_accumulation_steps, t.mixed_precision, t.seed]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
@@ -146,18 +149,20 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     latents = _cache_latents(spec, model, device, precision, facts)
     text = _text_conditioner(spec, model, device, precision)
     _offload_unused(spec, model, text)
-    schedule = NoiseSchedule.from_scheduler(model.noise_scheduler, device, bool(model.v_prediction))
+    schedule = NoiseSchedule.from_scheduler(model.noise_scheduler, device, bool(model.v_prediction),
+                                            spec.loss.zero_terminal_snr)
     loss_of = MicroBatchLoss(spec.images, latents, text, model.unet, schedule, device, precision,
-                             spec.training.seed, spec.training.noise_offset, model.arch == "sdxl")
+                             spec.training.seed, spec.training.noise_offset, model.arch == "sdxl", spec.loss)
     optimizer = build_optimizer(spec.optimizer, network.param_groups(spec.optimizer.unet_lr,
                                                                      spec.optimizer.text_encoder_lr), device)
-    scheduler = build_scheduler(spec.scheduler, optimizer, spec.training.total_steps)
+    scheduler = build_scheduler(spec.scheduler, optimizer, spec.training.total_steps, spec.optimizer)
     scaler = torch.amp.GradScaler(device.type) if precision.loss_scaling else None
     fingerprint = _fingerprint(spec, model.arch)
     start_step = 0
     if spec.resume:
         start_step = load_state(spec.resume, network, optimizer, scheduler, scaler, fingerprint).current_step
-    saver = Saver(spec, training_metadata(spec, facts, _optimizer_name(optimizer)))
+    metadata = {**training_metadata(spec, facts, _optimizer_name(optimizer)), **network_metadata(spec.network, network)}
+    saver = Saver(spec, metadata)
     sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts else None
     train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint), start_step)
     return saver

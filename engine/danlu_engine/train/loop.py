@@ -25,6 +25,7 @@ from .outputs import (
     step_file,
     step_state_dir,
 )
+from .optimizers import evaluation_weights, start_training
 from .state import TrainState, save_state
 
 # (epoch starting at 1, index of the micro-batch in the whole plan, the batch)
@@ -160,7 +161,9 @@ def train(run: Run, start_step: int) -> list[float]:
     if start_step == 0 and run.sample and run.spec.sample.at_start:
         run.sample(0, 0, "start")
     timer, losses = StepTimer(), []
-    _check_cancel(run, steps[start_step - 1][-1][0] if start_step else 0, start_step)
+    with evaluation_weights(run.optimizer):
+        _check_cancel(run, steps[start_step - 1][-1][0] if start_step else 0, start_step)
+    start_training(run.optimizer)  # a schedule-free state is saved in eval mode
     for step in range(start_step + 1, len(steps) + 1):
         group = steps[step - 1]
         loss = _step(run, group, step)
@@ -168,9 +171,11 @@ def train(run: Run, start_step: int) -> list[float]:
         epoch = group[-1][0]
         _emit_progress(run, step, epoch, loss, timer, sum(len(b.images) for _, _, b in group))
         ended = sorted({e for e, _, _ in group if last_step_of_epoch[e] == step})
-        _after_step(run, step, epoch, ended)
-        timer.reset_lap()
-        _check_cancel(run, epoch, step)
+        with evaluation_weights(run.optimizer):  # samples and saves use schedule-free's averaged weights
+            _after_step(run, step, epoch, ended)
+            timer.reset_lap()
+            _check_cancel(run, epoch, step)
     final_epoch = len(run.spec.epochs)
-    run.saver.save_lora(run.network, "final", final_file(run.spec.output.name), final_epoch, len(steps))
+    with evaluation_weights(run.optimizer):
+        run.saver.save_lora(run.network, "final", final_file(run.spec.output.name), final_epoch, len(steps))
     return losses

@@ -1,7 +1,11 @@
-"""Optimizers (AdamW, AdamW8bit) and learning-rate schedules with warmup.
+"""Learning-rate schedules with warmup (optimizers: optimizers.py).
 
 Schedules follow the shapes of diffusers' get_scheduler (which sd-scripts uses): a linear warmup over
-``warmup_steps`` optimizer steps, then the named decay over the remaining steps.
+``warmup_steps`` optimizer steps, then the named decay over the remaining steps. Each multiplier is a pure
+function of the step, so a resumed run (LambdaLR restores its step count) continues the same curve: a
+cosine_with_restarts run resumed past a restart goes on with the next cycle instead of starting over, and
+reaches its last cycle's low point only at the run's end. ``adafactor`` (sd-scripts' ``adafactor:<lr>``)
+reports the lr that Adafactor's relative step computes itself.
 """
 from __future__ import annotations
 
@@ -12,37 +16,7 @@ import torch
 
 from ..protocol import EngineError
 from ..spec import OptimizerSpec, SchedulerSpec
-
-
-def build_optimizer(spec: OptimizerSpec, param_groups: list[dict], device: torch.device) -> torch.optim.Optimizer:
-    groups = [{k: v for k, v in g.items() if k != "name"} for g in param_groups]
-    kwargs = dict(betas=tuple(spec.betas), eps=spec.eps, weight_decay=spec.weight_decay)
-    if spec.type == "AdamW":
-        # fused: one kernel for all parameters on CUDA (no per-tensor launches, no host syncs).
-        return torch.optim.AdamW(groups, **kwargs, fused=device.type == "cuda")
-    return _adamw_8bit(groups, kwargs, device)
-
-
-def _adamw_8bit(groups: list[dict], kwargs: dict, device: torch.device) -> torch.optim.Optimizer:
-    try:
-        import bitsandbytes as bnb
-
-        optimizer = bnb.optim.AdamW8bit(groups, **kwargs)
-        _probe_8bit(bnb, device)
-    except Exception as e:  # noqa: BLE001 - any failure of the library on this device means "unavailable"
-        raise EngineError(
-            "OPTIMIZER_UNAVAILABLE",
-            f"AdamW8bit (bitsandbytes) cannot run on {device.type}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-            "use optimizer AdamW instead (same algorithm, 32-bit state: about 2x the optimizer memory)",
-        ) from e
-    return optimizer
-
-
-def _probe_8bit(bnb, device: torch.device) -> None:
-    """One step on a throwaway parameter large enough for 8-bit state, so a broken backend fails now."""
-    p = torch.nn.Parameter(torch.zeros(4096, device=device))
-    p.grad = torch.ones_like(p)
-    bnb.optim.AdamW8bit([p], lr=1e-3).step()
+from .optimizers import adafactor_relative_step, build_optimizer  # noqa: F401 - build_optimizer re-exported
 
 
 def _warmup_then(decay: Callable[[float], float], warmup: int, total: int) -> Callable[[int], float]:
@@ -76,6 +50,18 @@ def lr_factor(spec: SchedulerSpec, total_steps: int) -> Callable[[int], float]:
 
 
 def build_scheduler(
-    spec: SchedulerSpec, optimizer: torch.optim.Optimizer, total_steps: int
+    spec: SchedulerSpec, optimizer: torch.optim.Optimizer, total_steps: int, optimizer_spec: OptimizerSpec
 ) -> torch.optim.lr_scheduler.LambdaLR:
+    relative = adafactor_relative_step(optimizer_spec)
+    if (spec.type == "adafactor") != relative:
+        raise EngineError(
+            "BAD_SPEC",
+            f"spec key scheduler.type: {spec.type} with optimizer {optimizer_spec.type}; the adafactor schedule "
+            "goes with (and only with) Adafactor's relative step",
+        )
+    if relative:
+        from transformers.optimization import AdafactorSchedule
+
+        # initial_lr: what the progress line shows before Adafactor's first step (sd-scripts: adafactor:<lr>)
+        return AdafactorSchedule(optimizer, optimizer_spec.unet_lr)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(spec, total_steps))

@@ -1,4 +1,8 @@
-"""One micro-batch's loss: latents + text -> noise, timesteps -> UNet -> weighted MSE.
+"""One micro-batch's loss: latents + text -> noise, timesteps -> UNet -> weighted loss.
+
+The options (noise offset, multires noise, timestep range, loss type, min-SNR, debiased weighting; formulas
+in noise.py) follow sd-scripts' order: noise, offset, multires noise, timesteps; then the elementwise loss,
+its mean per image, the per-image weight (prior_loss_weight), the SNR weighting, the batch mean.
 
 Every random draw of a micro-batch (flips, noise, noise offset, timesteps, VAE sampling) comes from
 generators seeded by (seed, micro-batch index), so a run resumed at step k draws exactly what an
@@ -10,10 +14,19 @@ import contextlib
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from ..spec import BatchSpec, ImageSpec
+from ..spec import BatchSpec, ImageSpec, LossSpec
 from .data import sdxl_time_ids
+from .noise import (
+    debiased_weight,
+    elementwise_loss,
+    huber_threshold,
+    min_snr_weight,
+    offset_noise,
+    pyramid_noise,
+    snr_of,
+    zero_terminal_snr_betas,
+)
 
 SEED_STRIDE = 1_000_003  # a prime: (seed, index) pairs map to distinct generator seeds
 
@@ -29,25 +42,37 @@ class NoiseSchedule:
     sqrt_alpha: torch.Tensor  # [T] sqrt(alpha_cumprod)
     sqrt_one_minus_alpha: torch.Tensor  # [T] sqrt(1 - alpha_cumprod)
     v_prediction: bool
+    alphas_cumprod: torch.Tensor | None = None  # [T]
+    snr: torch.Tensor | None = None  # [T] alpha_cumprod / (1 - alpha_cumprod)
 
     @classmethod
-    def from_scheduler(cls, scheduler, device: torch.device, v_prediction: bool) -> "NoiseSchedule":
-        alphas = scheduler.alphas_cumprod.to(device, torch.float32)
-        return cls(alphas.sqrt(), (1.0 - alphas).sqrt(), v_prediction)
+    def from_scheduler(cls, scheduler, device: torch.device, v_prediction: bool,
+                       zero_terminal_snr: bool = False) -> "NoiseSchedule":
+        """zero_terminal_snr: train on rescaled betas (the model's own scheduler is left as it is)."""
+        alphas = scheduler.alphas_cumprod
+        if zero_terminal_snr:
+            alphas = torch.cumprod(1.0 - zero_terminal_snr_betas(scheduler.betas), 0)
+        alphas = alphas.to(device, torch.float32)
+        return cls(alphas.sqrt(), (1.0 - alphas).sqrt(), v_prediction, alphas, snr_of(alphas))
 
     @property
     def steps(self) -> int:
         return self.sqrt_alpha.shape[0]
 
 
+# Every option off: plain L2 over all timesteps (what a spec's defaults say).
+PLAIN = LossSpec(False, None, 0, 0.3, False, None, False, "l2", "snr", 0.1, 1.0, 0, 1000)
+
+
 class MicroBatchLoss:
     """Computes the loss of one micro-batch; holds what every micro-batch shares."""
 
     def __init__(self, images: list[ImageSpec], latents, text, unet, schedule: NoiseSchedule, device, precision,
-                 seed: int, noise_offset: float, is_sdxl: bool):
+                 seed: int, noise_offset: float, is_sdxl: bool, options: LossSpec | None = None):
         self.images, self.latents, self.text, self.unet = images, latents, text, unet
         self.schedule, self.device, self.precision = schedule, device, precision
         self.seed, self.noise_offset, self.is_sdxl = seed, noise_offset, is_sdxl
+        self.options = options or PLAIN
         self.weights = torch.tensor([im.loss_weight for im in images], dtype=torch.float32).to(device)
         self.time_ids = torch.tensor([sdxl_time_ids(im) for im in images], dtype=torch.float32).to(device)
 
@@ -68,11 +93,7 @@ class MicroBatchLoss:
         chosen = torch.rand(len(batch.images), generator=host).tolist()  # host draw: no device sync
         flips = [self.images[i].flip and r < 0.5 for i, r in zip(batch.images, chosen)]
         latents = self.latents.batch(batch.images, flips, dev)
-        noise = torch.randn(latents.shape, generator=dev, device=self.device)
-        if self.noise_offset:
-            offset = torch.randn((latents.shape[0], latents.shape[1], 1, 1), generator=dev, device=self.device)
-            noise = noise + self.noise_offset * offset
-        t = torch.randint(0, self.schedule.steps, (latents.shape[0],), generator=dev, device=self.device)
+        noise, t = self._noise_and_timesteps(latents, host, dev)
         a = self.schedule.sqrt_alpha[t].view(-1, 1, 1, 1)
         s = self.schedule.sqrt_one_minus_alpha[t].view(-1, 1, 1, 1)
         noisy = a * latents + s * noise
@@ -84,5 +105,29 @@ class MicroBatchLoss:
             if self.device.type == "cuda":
                 noisy = noisy.contiguous(memory_format=torch.channels_last)
             pred = self.unet(noisy, t, hidden, added_cond_kwargs=extra).sample
-        per_image = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
-        return (per_image * self.weights[index_tensor]).mean()
+        return self._reduce(pred.float(), target, t, self.weights[index_tensor])
+
+    def _noise_and_timesteps(self, latents: torch.Tensor, host: torch.Generator, dev: torch.Generator):
+        o = self.options
+        noise = torch.randn(latents.shape, generator=dev, device=self.device)
+        if self.noise_offset:
+            noise = offset_noise(noise, latents, self.noise_offset, o.noise_offset_random_strength,
+                                 o.adaptive_noise_scale, dev)
+        if o.multires_noise_iterations:
+            noise = pyramid_noise(noise, o.multires_noise_iterations, o.multires_noise_discount, dev, host)
+        high = min(o.max_timestep, self.schedule.steps)
+        t = torch.randint(o.min_timestep, high, (latents.shape[0],), generator=dev, device=self.device)
+        return noise, t
+
+    def _reduce(self, pred: torch.Tensor, target: torch.Tensor, t: torch.Tensor, weights: torch.Tensor):
+        o = self.options
+        s = self.schedule
+        c = None
+        if o.loss_type in ("huber", "smooth_l1"):
+            c = huber_threshold(o.huber_schedule, o.huber_c, o.huber_scale, t, s.alphas_cumprod, s.steps)
+        per_image = elementwise_loss(pred, target, o.loss_type, c).mean(dim=(1, 2, 3)) * weights
+        if o.min_snr_gamma:
+            per_image = per_image * min_snr_weight(s.snr[t], o.min_snr_gamma, s.v_prediction)
+        if o.debiased_estimation_loss:
+            per_image = per_image * debiased_weight(s.snr[t], s.v_prediction)
+        return per_image.mean()

@@ -9,6 +9,7 @@ import { registerData } from "./data.ts";
 import { registerTag } from "./tag.ts";
 import { registerTags } from "./tags.ts";
 import { registerModels } from "./models.ts";
+import { registerGen } from "./gen.ts";
 import { registerPresets } from "./presets.ts";
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerTag(program);
   registerTags(program);
   registerTrain(program);
+  registerGen(program);
   registerModel(program);
   registerModels(program);
   registerLora(program);

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..network import LoRANetwork, build_lora_network
+from ..network import LoRANetwork
+from ..network.setup import build_run_network
 from ..protocol import EngineError
 from ..spec import TrainSpec
 
@@ -81,15 +82,7 @@ def add_network(model, spec: TrainSpec, device: torch.device) -> LoRANetwork:
     """Build the LoRA (seeded, so its initial weights repeat), hook it in, keep its weights in float32."""
     torch.manual_seed(spec.training.seed)
     rename = unet_file_names(model) if model.arch == "sdxl" else None
-    network = build_lora_network(
-        model.unet,
-        list(model.text_encoders),
-        spec.network.dim,
-        spec.network.alpha,
-        spec.network.train_unet,
-        spec.network.train_text_encoder,
-        rename,
-    )
+    network = build_run_network(model.unet, list(model.text_encoders), spec.network, rename)
     network.to(device, torch.float32)  # upcast trainables: optimizer updates in half precision lose bits
     network.requires_grad_(True)
     network.apply_to_base()

@@ -17,12 +17,12 @@ SNR_CAP = 1000.0  # SNR at t=0 is huge (about 1e4 for SD); sd-scripts caps it at
 def zero_terminal_snr_betas(betas: torch.Tensor) -> torch.Tensor:
     """Lin et al. 2023 ("Common Diffusion Noise Schedules and Sample Steps are Flawed"): shift and scale
     sqrt(alpha_cumprod) so the last timestep is pure noise (SNR 0) and the first keeps its value."""
-    root = torch.cumprod(1.0 - betas.double(), 0).sqrt()
+    root = torch.cumprod(1.0 - betas, 0).sqrt()  # in the betas dtype (float32), as sd-scripts and diffusers
     first, last = root[0].clone(), root[-1].clone()
-    root = (root - last) * first / (first - last)
+    root = (root - last) * (first / (first - last))
     cumprod = root**2
     alphas = torch.cat([cumprod[:1], cumprod[1:] / cumprod[:-1]])
-    return (1.0 - alphas).to(betas.dtype)
+    return 1.0 - alphas
 
 
 def snr_of(alphas_cumprod: torch.Tensor) -> torch.Tensor:

@@ -29,8 +29,12 @@ def _warmup_then(decay: Callable[[float], float], warmup: int, total: int) -> Ca
     return factor
 
 
-def lr_factor(spec: SchedulerSpec, total_steps: int) -> Callable[[int], float]:
-    """Multiplier on each group's base lr for the optimizer step about to be taken (0-based)."""
+POLYNOMIAL_LR_END = 1e-7  # diffusers' default end lr for polynomial (absolute, not a ratio), which sd-scripts keeps
+
+
+def lr_factor(spec: SchedulerSpec, total_steps: int, base_lr: float | None = None) -> Callable[[int], float]:
+    """Multiplier on a group's base lr for the optimizer step about to be taken (0-based). ``base_lr``
+    matters for polynomial only: it decays to POLYNOMIAL_LR_END, not to 0 (when base_lr > that end)."""
     kind = spec.type
     if kind in ("constant", "constant_with_warmup"):
         decay = lambda p: 1.0  # noqa: E731
@@ -43,7 +47,8 @@ def lr_factor(spec: SchedulerSpec, total_steps: int) -> Callable[[int], float]:
         decay = lambda p: 0.0 if p >= 1.0 else 0.5 * (1.0 + math.cos(math.pi * ((cycles * p) % 1.0)))  # noqa: E731
     elif kind == "polynomial":
         power = spec.power
-        decay = lambda p: (1.0 - p) ** power  # noqa: E731
+        end = POLYNOMIAL_LR_END / base_lr if base_lr and base_lr > POLYNOMIAL_LR_END else 0.0
+        decay = lambda p: (1.0 - end) * (1.0 - p) ** power + end  # noqa: E731
     else:
         raise EngineError("BAD_SPEC", f"spec key scheduler.type: unknown scheduler {kind}")
     return _warmup_then(decay, spec.warmup_steps, total_steps)
@@ -64,4 +69,5 @@ def build_scheduler(
 
         # initial_lr: what the progress line shows before Adafactor's first step (sd-scripts: adafactor:<lr>)
         return AdafactorSchedule(optimizer, optimizer_spec.unet_lr)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(spec, total_steps))
+    factors = [lr_factor(spec, total_steps, group["lr"]) for group in optimizer.param_groups]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factors)

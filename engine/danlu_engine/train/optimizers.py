@@ -8,6 +8,7 @@ Prodigy and DAdaptAdam estimate the step size themselves: their lr is a multipli
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import torch
@@ -55,7 +56,12 @@ def adafactor_relative_step(spec: OptimizerSpec) -> bool:
 
 def build_optimizer(spec: OptimizerSpec, param_groups: list[dict], device: torch.device) -> torch.optim.Optimizer:
     groups = [{k: v for k, v in g.items() if k != "name"} for g in param_groups]
-    kwargs = optimizer_kwargs(spec)
+    # Prodigy and DAdaptAdam print() a notice; stdout carries only protocol events, so send it to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _construct(spec, groups, optimizer_kwargs(spec), device)
+
+
+def _construct(spec: OptimizerSpec, groups: list[dict], kwargs: dict, device: torch.device) -> torch.optim.Optimizer:
     kind = spec.type
     if kind == "AdamW":
         # fused: one kernel for all parameters on CUDA (no per-tensor launches, no host syncs).

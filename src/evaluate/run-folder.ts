@@ -1,13 +1,28 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
-import { trainSpec, type TrainSpec } from "../engine/spec.ts";
+import { z } from "zod";
+import { ARCHS, samplePrompt } from "../engine/spec.ts";
+
+/**
+ * The parts of a run's logs/{name}/spec.json that grid and eval read. Loose on purpose: the training
+ * spec gains keys as training grows, and an older or newer run folder should still be evaluable.
+ */
+const runSpecView = z.object({
+  model: z.object({ path: z.string(), arch: z.enum(ARCHS).nullable(), vae_path: z.string().nullable() }),
+  output: z.object({ dir: z.string(), name: z.string(), metadata: z.record(z.string(), z.string()) }),
+  training: z.object({ epochs: z.number().int().positive(), clip_skip: z.number().int().positive() }),
+  images: z.array(z.object({ path: z.string(), is_reg: z.boolean() })),
+  epochs: z.array(z.array(z.object({ captions: z.array(z.string()) }))),
+  sample: z.object({ prompts: z.array(samplePrompt) }),
+});
+export type RunSpecView = z.infer<typeof runSpecView>;
 
 /** A finished (or cut) training run, read from its output_dir: what grid and eval work from. */
 export interface RunFolder {
   dir: string;
   name: string;
-  spec: TrainSpec;
+  spec: RunSpecView;
   /** Saved LoRA files by epoch, ascending; the final `{name}.safetensors` counts as the last epoch. */
   epochs: { epoch: number; path: string }[];
   /** logs/{name}/loss.csv when the run kept one. */
@@ -37,7 +52,7 @@ export function readRunFolder(dir: string, name?: string): RunFolder {
     );
   }
   const specPath = join(logs, chosen, "spec.json");
-  const parsed = trainSpec.safeParse(JSON.parse(readFileSync(specPath, "utf8")));
+  const parsed = runSpecView.safeParse(JSON.parse(readFileSync(specPath, "utf8")));
   if (!parsed.success) {
     throw new DanluError(`${specPath} is not a training spec this danlu can read: ${parsed.error.message}`, {
       code: "NOT_A_RUN",

@@ -1,0 +1,91 @@
+import { relative } from "node:path";
+import { type Command, InvalidArgumentError } from "commander";
+import type { EngineEvent } from "../engine/protocol.ts";
+import { runGrid, type GridOptions } from "../evaluate/index.ts";
+
+function int(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError("expected a whole number");
+  return parsed;
+}
+
+function num(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed)) throw new InvalidArgumentError("expected a number");
+  return parsed;
+}
+
+/** Options shared by `danlu grid` and `danlu eval`: how the engine runs. */
+export function engineOptions(command: Command): Command {
+  return command
+    .option("--device <device>", "auto, cpu or cuda", "auto")
+    .option("--precision <p>", "weights while drawing: no (float32), fp16 or bf16", "no")
+    .option("--clip-skip <n>", "CLIP layers to skip from the end (1 = none, 2 as A1111 anime models)", int, 1)
+    .option("--name <output-name>", "which run, when several share the output folder");
+}
+
+/** A counter on stderr while the engine draws; quiet under --json. */
+export class ImageProgress {
+  total = 0;
+  private done = 0;
+  constructor(private readonly quiet: boolean | undefined) {}
+
+  event(event: EngineEvent): void {
+    if (this.quiet) return;
+    if (event.event === "phase") process.stderr.write(`engine: ${event.name.replace("_", " ")}\n`);
+    if (event.event !== "sample") return;
+    this.done += 1;
+    process.stderr.write(`\rimages ${this.done}/${this.total}`);
+    if (this.done === this.total) process.stderr.write("\n");
+  }
+}
+
+type GridFlags = Omit<GridOptions, "target" | "onEvent" | "onPlan"> & { json?: boolean };
+
+export function registerGrid(program: Command): void {
+  const command = program
+    .command("grid")
+    .description(
+      "an X/Y(/Z) grid of images over saved epochs, LoRA weight, prompt, seed, sampler or CFG, drawn into one labelled PNG (a run folder alone: every saved epoch x weights 0.6, 0.8, 1.0 on the run's sample prompts)",
+    )
+    .argument("<run-or-lora>", "a `danlu train` output folder, or one LoRA .safetensors (then --model)")
+    .option(
+      "--x <axis>",
+      "KIND=VALUES: epoch=all|1,3,final|base, weight=0.6,1, seed=1,2, cfg=5,7, sampler=Euler a|DDIM, prompt=a|b",
+    )
+    .option("--y <axis>", "the second axis (same forms as --x)")
+    .option("--z <axis>", "a third axis: one grid PNG per value")
+    .option("--model <checkpoint>", "draw with this base model (default: the one the run trained on)")
+    .option("--out <dir>", "where the grid and its cells go (default: {run}/grids/grid-NNN)")
+    .option("--prompt <text>", "the prompt (default: the run's first sample prompt)")
+    .option("--negative <text>", "negative prompt")
+    .option("--seed <n>", "fixed seed of every cell", int)
+    .option("--steps <n>", "sampling steps", int)
+    .option("--cfg <scale>", "CFG scale", num)
+    .option("--sampler <name>", "A1111 sampler name, e.g. 'DPM++ 2M Karras'")
+    .option("--width <px>", "image width", int)
+    .option("--height <px>", "image height", int)
+    .option("--weight <w>", "LoRA weight when weight is not an axis", num)
+    .option("--json", "print the result as JSON");
+  engineOptions(command).action(async (target: string, flags: GridFlags) => {
+    const progress = new ImageProgress(flags.json);
+    const result = await runGrid({
+      ...flags,
+      target,
+      onPlan: (cells) => (progress.total = cells),
+      onEvent: (event) => progress.event(event),
+    });
+    if (flags.json) {
+      const cells = result.plan.cells.map((cell) => ({
+        ...cell,
+        image: result.images.get(cell.prefix)?.[0] ?? null,
+      }));
+      process.stdout.write(JSON.stringify({ dir: result.dir, grids: result.grids, cells }, null, 2) + "\n");
+      return;
+    }
+    process.stdout.write(
+      `${result.plan.cells.length} images in ${relative(process.cwd(), result.dir) || "."}/cells\n`,
+    );
+    for (const grid of result.grids) process.stdout.write(`grid: ${grid}\n`);
+  });
+}

@@ -1,0 +1,6 @@
+export { runGrid, DEFAULT_WEIGHTS } from "./grid.ts";
+export type { GridOptions, GridResult } from "./grid.ts";
+export { parseAxis, AXIS_KINDS } from "./axes.ts";
+export type { Axis, AxisKind } from "./axes.ts";
+export { readRunFolder } from "./run-folder.ts";
+export type { RunFolder } from "./run-folder.ts";

@@ -187,3 +187,14 @@ def test_cosine_with_restarts_resumed_past_a_restart_continues_the_curve():
     assert min(straight) > 0  # never down to zero inside the run
     cycle_lows = [straight[3], straight[7], straight[11]]
     assert cycle_lows == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * 0.75))] * 3)
+
+
+def test_lion8bit_steps_like_lion_on_this_device():
+    p8, p32 = torch.nn.Parameter(torch.ones(8192)), torch.nn.Parameter(torch.ones(8192))
+    opt8 = build_optimizer(spec("Lion8bit", betas=[0.9, 0.99]), [{"params": [p8], "lr": 1e-2}], CPU)
+    opt32 = build_optimizer(spec("Lion", betas=[0.9, 0.99]), [{"params": [p32], "lr": 1e-2}], CPU)
+    for opt, p in ((opt8, p8), (opt32, p32)):
+        p.grad = torch.linspace(-1, 1, 8192)
+        opt.step()
+    assert type(opt8).__name__ == "Lion8bit"
+    torch.testing.assert_close(p8.detach(), p32.detach())  # first step: sign of the gradient, no state yet

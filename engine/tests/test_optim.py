@@ -198,3 +198,16 @@ def test_lion8bit_steps_like_lion_on_this_device():
         opt.step()
     assert type(opt8).__name__ == "Lion8bit"
     torch.testing.assert_close(p8.detach(), p32.detach())  # first step: sign of the gradient, no state yet
+
+
+def test_metadata_names_the_optimizer_args_and_loss_options_as_sd_scripts():
+    from danlu_engine.train.outputs import loss_metadata, optimizer_args_text
+    from danlu_engine.train.step import PLAIN
+
+    assert optimizer_args_text(spec("Prodigy", d_coef=2.0, betas=[0.9, 0.99], decouple=True)) == (
+        "(d_coef=2.0,betas=(0.9, 0.99),decouple=True)"
+    )
+    assert optimizer_args_text(spec("AdamW")) == ""
+    meta = loss_metadata(PLAIN)
+    assert meta["ss_min_snr_gamma"] == "None" and meta["ss_multires_noise_iterations"] == "None"
+    assert meta["ss_loss_type"] == "l2" and meta["ss_huber_c"] == "0.1" and meta["ss_zero_terminal_snr"] == "False"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..network import ModelFacts, model_metadata, modelspec_metadata, save_lora_file, save_metadata
 from ..protocol import emit
-from ..spec import TrainSpec
+from ..spec import LossSpec, OptimizerSpec, TrainSpec
 
 
 def epoch_file(name: str, epoch: int) -> str:
@@ -31,6 +31,32 @@ def step_state_dir(name: str, step: int) -> str:
     return f"{name}-step{step:08d}-state"
 
 
+def _py(value) -> str:
+    """A value as Python's str() prints it (sd-scripts formats its metadata that way)."""
+    return str(tuple(value) if isinstance(value, list) else value)
+
+
+def optimizer_args_text(spec: OptimizerSpec) -> str:
+    """sd-scripts appends the optimizer_args to ss_optimizer: "(k=v,k=v)", nothing when there are none."""
+    return f"({','.join(f'{k}={_py(v)}' for k, v in spec.args.items())})" if spec.args else ""
+
+
+def loss_metadata(loss: LossSpec) -> dict[str, str]:
+    return {
+        "ss_min_snr_gamma": _py(loss.min_snr_gamma),
+        "ss_multires_noise_iterations": _py(loss.multires_noise_iterations or None),
+        "ss_multires_noise_discount": _py(loss.multires_noise_discount),
+        "ss_adaptive_noise_scale": _py(loss.adaptive_noise_scale),
+        "ss_zero_terminal_snr": _py(loss.zero_terminal_snr),
+        "ss_debiased_estimation": _py(loss.debiased_estimation_loss),
+        "ss_noise_offset_random_strength": _py(loss.noise_offset_random_strength),
+        "ss_loss_type": loss.loss_type,
+        "ss_huber_schedule": loss.huber_schedule,
+        "ss_huber_scale": _py(loss.huber_scale),
+        "ss_huber_c": _py(loss.huber_c),
+    }
+
+
 def training_metadata(spec: TrainSpec, facts: ModelFacts, optimizer_name: str) -> dict[str, str]:
     """The ss_* keys the engine knows, named and formatted as sd-scripts writes them."""
     t, o, n = spec.training, spec.optimizer, spec.network
@@ -45,7 +71,7 @@ def training_metadata(spec: TrainSpec, facts: ModelFacts, optimizer_name: str) -
         "ss_learning_rate": str(o.unet_lr),
         "ss_unet_lr": str(o.unet_lr),
         "ss_text_encoder_lr": str(o.text_encoder_lr),
-        "ss_optimizer": optimizer_name,
+        "ss_optimizer": optimizer_name + optimizer_args_text(o),
         "ss_max_grad_norm": str(o.max_grad_norm),
         "ss_lr_scheduler": spec.scheduler.type,
         "ss_lr_warmup_steps": str(spec.scheduler.warmup_steps),
@@ -64,7 +90,7 @@ def training_metadata(spec: TrainSpec, facts: ModelFacts, optimizer_name: str) -
         "ss_max_token_length": str(t.max_token_length),
         "ss_seed": str(t.seed),
         "ss_noise_offset": str(t.noise_offset),
-        "ss_min_snr_gamma": "None",
+        **loss_metadata(spec.loss),
         "ss_prior_loss_weight": str(next((im.loss_weight for im in spec.images if im.is_reg), 1.0)),
     }
     bucket = max((tuple(im.bucket) for im in spec.images), key=lambda b: b[0] * b[1])

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import { describeLora, formatLoraInfo, readLoraInfo } from "../lora/index.ts";
+import { registerLoraConvert } from "./lora-convert.ts";
+import { registerLoraTools } from "./lora-tools.ts";
 
 interface InfoOptions {
   json?: boolean;
@@ -10,7 +12,7 @@ interface InfoOptions {
 export function registerLora(program: Command): void {
   const lora = program
     .command("lora")
-    .description("inspect LoRA files (kohya format, as A1111/Forge/ComfyUI load them)");
+    .description("inspect, convert, merge, resize, bake and extract LoRA files");
   lora
     .command("info")
     .description(
@@ -34,4 +36,6 @@ export function registerLora(program: Command): void {
       process.stdout.write(formatLoraInfo(info, summary, options.modules) + "\n");
       if (info.hash.status === "mismatch") process.exitCode = 3;
     });
+  registerLoraConvert(lora);
+  registerLoraTools(lora);
 }

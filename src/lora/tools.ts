@@ -1,0 +1,170 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { DanluError } from "../errors.ts";
+import { runEngine, type EngineCommand, type SpecFor } from "../engine/driver.ts";
+import type { EngineEvent } from "../engine/protocol.ts";
+import { RESIZE_METHODS, type LORA_PRECISIONS } from "../engine/spec-lora.ts";
+
+/**
+ * `danlu lora merge|resize|bake|extract`: the specs for the engine's lora-* commands (the SVDs and the
+ * checkpoint loading run in Python), checked here first so a wrong path fails before torch starts.
+ */
+export type Precision = (typeof LORA_PRECISIONS)[number];
+export type ResizeMethod = (typeof RESIZE_METHODS)[number];
+
+export interface ModuleKept {
+  module: string;
+  rank: number;
+  new_rank: number;
+  fro_kept: number;
+  sum_kept: number;
+}
+export interface ToolResult {
+  out: string;
+  modules?: ModuleKept[];
+  mean_fro_kept?: number;
+  min_fro_kept?: number;
+  [key: string]: unknown;
+}
+
+function existing(path: string, what: string): string {
+  const full = resolve(path);
+  if (!existsSync(full)) throw new DanluError(`No such ${what}: ${full}`, { code: "FILE_NOT_FOUND" });
+  return full;
+}
+
+/** The output: a new .safetensors in an existing folder, never one of the inputs. */
+function outputPath(path: string, inputs: string[]): string {
+  const full = resolve(path);
+  if (!full.endsWith(".safetensors")) {
+    throw new DanluError(`The output ${full} must end in .safetensors`, { code: "BAD_ARGUMENT" });
+  }
+  if (inputs.includes(full)) {
+    throw new DanluError(`The output ${full} is one of the inputs`, {
+      code: "BAD_ARGUMENT",
+      hint: "name a new file",
+    });
+  }
+  if (!existsSync(dirname(full)) || !statSync(dirname(full)).isDirectory()) {
+    throw new DanluError(`The folder of ${full} does not exist`, { code: "FILE_NOT_FOUND" });
+  }
+  return full;
+}
+
+async function run<C extends EngineCommand>(command: C, spec: SpecFor<C>): Promise<ToolResult> {
+  const debug = process.env.DANLU_DEBUG === "1";
+  const onEvent = (event: EngineEvent): void => {
+    if (event.event === "log" && (debug || (event.level !== "debug" && event.level !== "info"))) {
+      process.stderr.write(`${event.level}: ${event.message}\n`);
+    }
+  };
+  const onStderrLine = debug ? (line: string) => process.stderr.write(`engine: ${line}\n`) : undefined;
+  const result = await runEngine(command, spec, { onEvent, onStderrLine });
+  if (result.status !== "done") {
+    throw new DanluError(`The engine stopped before finishing ${command}.`, {
+      code: "CANCELLED",
+      exitCode: 130,
+    });
+  }
+  return (result.data ?? { out: "" }) as ToolResult;
+}
+
+export interface Weighted {
+  path: string;
+  weight: number;
+}
+
+export async function resizeLora(options: {
+  input: string;
+  out: string;
+  rank: number;
+  convRank?: number;
+  method: ResizeMethod;
+  param?: number;
+  precision?: Precision;
+}): Promise<ToolResult> {
+  const path = existing(options.input, "LoRA file");
+  if (options.method !== "fixed" && options.param === undefined) {
+    throw new DanluError(`--method ${options.method} needs a value`, {
+      code: "BAD_ARGUMENT",
+      hint: "e.g. --method sv_fro --param 0.9 (sv_ratio: largest/smallest singular value kept, e.g. 10)",
+    });
+  }
+  return run("lora-resize", {
+    version: 1,
+    path,
+    out: outputPath(options.out, [path]),
+    rank: options.rank,
+    conv_rank: options.convRank ?? options.rank,
+    method: options.method,
+    param: options.param ?? null,
+    precision: options.precision ?? null,
+  });
+}
+
+export async function mergeLoras(options: {
+  inputs: Weighted[];
+  out: string;
+  mode: "concat" | "svd";
+  rank?: number;
+  precision?: Precision;
+}): Promise<ToolResult> {
+  const inputs = options.inputs.map((i) => ({ path: existing(i.path, "LoRA file"), weight: i.weight }));
+  if (options.mode === "svd" && options.rank === undefined) {
+    throw new DanluError("merging by SVD needs --rank", { code: "BAD_ARGUMENT" });
+  }
+  return run("lora-merge", {
+    version: 1,
+    inputs,
+    out: outputPath(
+      options.out,
+      inputs.map((i) => i.path),
+    ),
+    mode: options.mode,
+    rank: options.rank ?? 1,
+    conv_rank: options.rank ?? 1,
+    precision: options.precision ?? null,
+  });
+}
+
+export async function bakeLoras(options: {
+  model: string;
+  loras: Weighted[];
+  out: string;
+  precision: Precision;
+}): Promise<ToolResult> {
+  const model = existing(options.model, "checkpoint");
+  const loras = options.loras.map((i) => ({ path: existing(i.path, "LoRA file"), weight: i.weight }));
+  const out = outputPath(options.out, [model, ...loras.map((l) => l.path)]);
+  return run("lora-bake", { version: 1, model, loras, out, precision: options.precision });
+}
+
+export async function extractLora(options: {
+  base: string;
+  tuned: string;
+  out: string;
+  rank: number;
+  textEncoder: boolean;
+  minDiff: number;
+  precision: Precision;
+}): Promise<ToolResult> {
+  const base = existing(options.base, "checkpoint");
+  const tuned = existing(options.tuned, "checkpoint");
+  return run("lora-extract", {
+    version: 1,
+    base,
+    tuned,
+    out: outputPath(options.out, [base, tuned]),
+    rank: options.rank,
+    text_encoder: options.textEncoder,
+    min_diff: options.minDiff,
+    precision: options.precision,
+  });
+}
+
+/** "file.safetensors:0.7" -> {path, weight}; no ":weight" means 1. A Windows drive letter is not a weight. */
+export function parseWeighted(text: string): Weighted {
+  const m = /^(.+):(-?\d+(?:\.\d+)?)$/.exec(text);
+  if (m && m[1] && !/^[A-Za-z]$/.test(m[1])) return { path: m[1], weight: Number(m[2]) };
+  return { path: text, weight: 1 };
+}

@@ -63,7 +63,9 @@ export function rankOf(module: ModuleKeys, kind: ModuleKind): number | null {
     case "loha":
       return t["hada_w1_b"]?.shape[0] ?? null;
     case "lokr":
-      // w1/w2 may each be full or a product a·b; the rank is the inner size of a factored one.
+      // w1/w2 may each be full or a product a·b; the rank is the inner size of a factored one. With a
+      // Tucker core (lokr_t2 [dim, dim, k, k]) LyCORIS stores w2_a as [dim, b], otherwise [b, dim].
+      if (t["lokr_t2"]) return t["lokr_t2"].shape[0] ?? null;
       return t["lokr_w2_a"]?.shape[1] ?? t["lokr_w1_a"]?.shape[1] ?? null;
     default:
       return null;

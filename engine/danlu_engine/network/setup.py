@@ -56,8 +56,9 @@ def network_metadata(net, network: LoRANetwork) -> dict[str, str]:
     if net.args:
         meta["ss_network_args"] = json.dumps(net.args)
     inherited = getattr(network, "file_metadata", {})
-    if net.weights and not net.args and inherited:
+    weights = getattr(net, "weights", None)
+    if weights and not net.args and inherited:
         meta.update(inherited)
-    elif net.weights and not net.args and any(a.kind not in ("lora",) for a in network.all_loras()):
+    elif weights and not net.args and any(a.kind not in ("lora",) for a in network.all_loras()):
         meta["ss_network_module"] = "lycoris.kohya"  # a LyCORIS file without metadata
     return meta

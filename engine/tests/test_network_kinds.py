@@ -196,3 +196,19 @@ def test_dropouts_act_only_while_training_with_gradients():
     assert not torch.equal(base(x), base(x))  # training: ranks dropped at random
     lora.module_dropout = 1.0 - 1e-9
     torch.testing.assert_close(base(x), lora.base_forward(x))  # the whole change skipped
+
+
+def test_sdxl_locon_uses_ldm_names_and_lycoris_leaves_conv_in_out():
+    from danlu_engine.train.setup import unet_file_names
+
+    with torch.device("meta"):
+        unet = build.build_unet(configs.shipped(configs.variant_for("sdxl", False), "unet"))
+        rename = unet_file_names(type("M", (), {"unet": unet, "arch": "sdxl"}))
+        kohya = build_network(unet, [], NetworkOptions(dim=8, conv_dim=4, train_text_encoder=False), rename)
+        lycoris = build_network(unet, [], NetworkOptions(module="lycoris", algo="loha", dim=8, conv_dim=4,
+                                                         train_text_encoder=False), rename)
+    sd = {k: tuple(v.shape) for k, v in kohya.kohya_state_dict().items()}
+    assert sd["lora_unet_input_blocks_1_0_in_layers_2.lora_down.weight"] == (4, 320, 3, 3)  # resnet conv1
+    assert sd["lora_unet_input_blocks_3_0_op.lora_down.weight"] == (4, 320, 3, 3)  # downsampler
+    assert sd["lora_unet_input_blocks_1_0_emb_layers_1.lora_down.weight"] == (8, 1280)  # time_emb_proj
+    assert set(lycoris.unet_loras) == set(kohya.unet_loras)  # no conv_in/conv_out/time_embed for SDXL

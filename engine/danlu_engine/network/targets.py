@@ -6,8 +6,8 @@ Downsample2D and Upsample2D, where k x k convs get conv_dim/conv_alpha. block_di
 index 0 unused, 1-12 down blocks (3*i + j, samplers at 3*i + 2), 12 mid, 13-24 up blocks; a dim of 0
 leaves the layer out.
 lycoris.kohya (KohakuBlueleaf/LyCORIS lycoris/kohya.py, preset "full"): every Linear/Conv2d (subclasses
-too) inside those four block types plus conv_in, conv_out, time_embedding.linear_1/2; k x k convs get
-conv_dim. Text encoders, both: the Linears of CLIPAttention/CLIPMLP.
+too) inside those four block types plus conv_in, conv_out, time_embedding.linear_1/2 (SD1/2: sd-scripts'
+SDXL UNet names them otherwise, so LyCORIS leaves them out there); k x k convs get conv_dim. Text encoders, both: the Linears of CLIPAttention/CLIPMLP.
 """
 from __future__ import annotations
 
@@ -125,7 +125,8 @@ def find_targets(root: nn.Module, prefix: str, opts: NetworkOptions, unet: bool,
             found[lora_name] = Target(lora_name, module, dim, alpha)
 
     for block_path, block in root.named_modules():
-        if unet and lycoris and block_path in LYCORIS_UNET_NAMES and _is_layer(block, True):
+        # sd-scripts' SDXL UNet has LDM names (input_blocks.0.0, ...): LyCORIS' conv_in/... match only SD1/2.
+        if unet and lycoris and rename is None and block_path in LYCORIS_UNET_NAMES and _is_layer(block, True):
             add(block_path, block)
         if type(block).__name__ not in blocks:
             continue

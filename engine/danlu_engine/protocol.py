@@ -46,6 +46,7 @@ EVENTS: dict[str, dict[str, str]] = {
     "log": {"level": "enum:debug|info|warning|error", "message": "str"},
     "checkpoint": {"kind": "enum:epoch|step|final|state", "path": "str", "epoch": "int", "step": "int"},
     "sample": {"path": "str", "prompt_index": "int", "epoch": "int", "step": "int"},
+    "validation": {"step": "int", "epoch": "int", "loss": "float", "images": "int"},
     "result": {"data": "dict"},
     "done": {"outputs": "list[str]", "steps": "int", "elapsed_s": "float"},
     "cancelled": {"state_dir": "str?", "step": "int"},

@@ -160,6 +160,19 @@ class SampleSpec:
 
 
 @dataclass(frozen=True)
+class ValidationImage:
+    image: int  # index into TrainSpec.images (in no batch)
+    caption: str
+
+
+@dataclass(frozen=True)
+class ValidationSpec:
+    images: list[ValidationImage]  # empty: no validation
+    every_n_steps: int  # 0: at epoch ends only
+    timesteps: list[int]  # each image is scored at every one, with fixed noise
+
+
+@dataclass(frozen=True)
 class TrainSpec:
     version: Literal[1]
     model: ModelSpec
@@ -172,6 +185,7 @@ class TrainSpec:
     images: list[ImageSpec]
     epochs: list[list[BatchSpec]]
     sample: SampleSpec
+    validation: ValidationSpec
     resume: Optional[str]
 
 
@@ -254,6 +268,14 @@ def _parse_dataclass(value: Any, cls: type, path: str) -> Any:
     return cls(**{n: _convert(value[n], hints[n], prefix + n) for n in names})
 
 
+def _check_validation(spec: TrainSpec) -> None:
+    for k, entry in enumerate(spec.validation.images):
+        if not 0 <= entry.image < len(spec.images):
+            raise _bad(f"validation.images[{k}].image", f"index {entry.image} is outside images")
+    if spec.validation.images and not spec.validation.timesteps:
+        raise _bad("validation.timesteps", "is empty but there are validation images")
+
+
 def _check_plan(spec: TrainSpec) -> None:
     """Cross-field checks the schema alone cannot express (indices in range, one caption per image)."""
     if not spec.epochs:
@@ -295,6 +317,7 @@ def parse_train_spec(raw: Any) -> TrainSpec:
     """Parse and check a train spec dict; raises EngineError('BAD_SPEC') naming the offending key."""
     spec = _parse_dataclass(raw, TrainSpec, "")
     _check_plan(spec)
+    _check_validation(spec)
     _check_run(spec)
     return spec
 

@@ -14,7 +14,7 @@ import { writeKohyaExport } from "../config/kohya-export.ts";
 import { presetLayer, resolvePreset, stackWithPreset } from "../config/presets/index.ts";
 import type { EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
-import { ProgressRenderer } from "../training/progress.ts";
+import { formatLoss, ProgressRenderer } from "../training/progress.ts";
 import { logDirOf, prepareRun, runTraining } from "../training/run.ts";
 
 interface TrainFlags {
@@ -148,6 +148,8 @@ function showEvent(renderer: ProgressRenderer, event: EngineEvent): void {
   if (event.event === "checkpoint" && event.kind !== "state") renderer.note(`saved ${event.path}`);
   if (event.event === "checkpoint" && event.kind === "state") renderer.note(`saved state ${event.path}`);
   if (event.event === "sample") renderer.note(`sample ${event.path}`);
+  if (event.event === "validation")
+    renderer.note(`validation loss ${formatLoss(event.loss)} at step ${event.step} (${event.images} images)`);
   if (event.event === "log" && event.level !== "debug") renderer.note(`${event.level}: ${event.message}`);
   if (event.event === "ready") renderer.note(`engine ready on ${event.device} (${event.dtype})`);
 }

@@ -54,6 +54,23 @@ export const TRAIN_KEYS = {
   bucket_reso_steps: int(64, "bucket sides are multiples of this (64; SDXL allows 32)", { min: 8 }),
   bucket_no_upscale: bool(false, "no predefined buckets: small images are cropped, never enlarged"),
   prior_loss_weight: num(1.0, "loss weight of regularization images", { min: 0 }),
+  // validation
+  validation_split: num(0, "fraction of the training images held out for a validation loss (0: none)", {
+    min: 0,
+    max: 0.5,
+  }),
+  validation_seed: optionalInt("seed that picks the held-out images (unset: seed)", { min: 0 }),
+  validation_data_dir: optionalStr(
+    "validation images laid out like train_data_dir (instead of validation_split)",
+    "path",
+  ),
+  validate_every_n_steps: int(
+    0,
+    "validation loss every N steps, besides each epoch end (0: epoch ends only)",
+    {
+      min: 0,
+    },
+  ),
   // captions
   shuffle_caption: bool(false, "shuffle the caption's tags at each step (after the first keep_tokens)"),
   caption_separator: str(",", "separator between tags for shuffle/dropout"),

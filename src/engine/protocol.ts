@@ -74,6 +74,14 @@ export const sampleEvent = z.strictObject({
   step: z.number().int().nonnegative(),
 });
 
+export const validationEvent = z.strictObject({
+  event: z.literal("validation"),
+  step: z.number().int().nonnegative(), // optimizer steps done when it was measured (0: before training)
+  epoch: z.number().int().nonnegative(), // the epoch of that step (0: before training)
+  loss: z.number(), // mean loss over the validation images x fixed timesteps, with fixed noise
+  images: z.number().int().nonnegative(),
+});
+
 export const resultEvent = z.strictObject({
   event: z.literal("result"),
   data: z.record(z.string(), z.unknown()), // the command's answer (model info, files written, ...)
@@ -106,6 +114,7 @@ export const engineEvent = z.discriminatedUnion("event", [
   logEvent,
   checkpointEvent,
   sampleEvent,
+  validationEvent,
   resultEvent,
   doneEvent,
   cancelledEvent,
@@ -113,6 +122,7 @@ export const engineEvent = z.discriminatedUnion("event", [
 ]);
 export type EngineEvent = z.infer<typeof engineEvent>;
 export type ProgressEvent = z.infer<typeof progressEvent>;
+export type ValidationEvent = z.infer<typeof validationEvent>;
 
 /** Exit codes of `python -m danlu_engine`. */
 export const ENGINE_EXIT = {

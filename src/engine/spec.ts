@@ -153,6 +153,14 @@ export const trainSpec = z.strictObject({
     every_n_steps: z.number().int().nonnegative(),
     at_start: z.boolean(), // sample once before the first step (a baseline)
   }),
+  // The validation loss: these images (indices into `images`, in no batch), each scored at every one of
+  // `timesteps` with noise fixed per image, at each epoch end and every `every_n_steps` steps (0: epoch ends
+  // only). No images: no validation.
+  validation: z.strictObject({
+    images: z.array(z.strictObject({ image: z.number().int().nonnegative(), caption: z.string() })),
+    every_n_steps: z.number().int().nonnegative(),
+    timesteps: z.array(z.number().int().nonnegative()),
+  }),
   resume: z.string().nullable(), // a state folder written by an earlier run of this same spec
 });
 export type TrainSpec = z.infer<typeof trainSpec>;

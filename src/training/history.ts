@@ -120,6 +120,8 @@ function describeEvent(event: EngineEvent): string | null {
       return event.message;
     case "checkpoint":
       return `saved ${event.kind} ${event.path} (epoch ${event.epoch}, step ${event.step})`;
+    case "validation":
+      return `validation loss ${event.loss} at step ${event.step} (epoch ${event.epoch}, ${event.images} images)`;
     case "sample":
       return `sample ${event.path} (prompt ${event.prompt_index}, epoch ${event.epoch}, step ${event.step})`;
     case "done":

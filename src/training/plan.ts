@@ -11,6 +11,12 @@ import {
 } from "./plan-checks.ts";
 import { buildEpochs, planLength, type BucketContents } from "./plan-epochs.ts";
 import { createRng } from "./rng.ts";
+import {
+  splitValidation,
+  validationEntries,
+  type ValidationEntry,
+  type ValidationOptions,
+} from "./validation.ts";
 
 export interface PlanOptions extends BucketSettings {
   arch: Arch;
@@ -26,6 +32,8 @@ export interface PlanOptions extends BucketSettings {
   randomCrop?: boolean;
   /** Loss weight of regularization images. */
   priorLossWeight: number;
+  /** Images held out (or a folder) for the validation loss; absent: none. */
+  validation?: ValidationOptions | null;
 }
 
 export interface PlanSubset {
@@ -41,8 +49,10 @@ export interface PlanSubset {
 }
 
 export interface TrainPlan {
-  /** Every image the run uses; batches refer to them by index. */
+  /** Every image the run uses; batches refer to them by index (validation images come last). */
   images: SpecImage[];
+  /** The validation images (indices into `images`) and their fixed captions; empty: no validation. */
+  validation: ValidationEntry[];
   /** epochs[e]: the micro-batches of epoch e+1, in order; the last epoch may be cut short by max_train_steps. */
   epochs: SpecBatch[][];
   subsets: PlanSubset[];
@@ -87,7 +97,8 @@ export function buildPlan(dataset: KohyaDataset, options: PlanOptions): TrainPla
   checkCaptionOptions(options.captions);
   const bucketSettings = checked.settings;
 
-  const { registered, numTrainImages, numRegImages, warnings } = registerImages(dataset.subsets);
+  const split = splitValidation(dataset.subsets, options.validation ?? { split: 0, seed: options.seed });
+  const { registered, numTrainImages, numRegImages, warnings } = registerImages(split.train);
   const rule = bucketRule(bucketSettings);
   const cropRng = createRng(options.seed, STREAM_CROP);
   const aspectErrors: number[] = [];
@@ -112,10 +123,15 @@ export function buildPlan(dataset: KohyaDataset, options: PlanOptions): TrainPla
     captionOptions: options.captions,
   });
 
+  const toSpecImage = (entry: { image: KohyaImage; subset: KohyaSubset }) =>
+    specImageFor({ ...entry, perEpoch: 0 }, rule, options, cropRng.next).image;
+  const validation = validationEntries(split.held, images.length, toSpecImage, options.captions);
+
   return {
-    images,
+    images: [...images, ...validation.images],
+    validation: validation.entries,
     epochs,
-    subsets: summarizeSubsets(dataset.subsets, registered),
+    subsets: summarizeSubsets(split.train, registered),
     buckets: contents.map((b) => ({ size: b.size, count: b.items.length })),
     numTrainImages,
     numRegImages,

@@ -63,15 +63,17 @@ export function formatLoss(loss: number): string {
   return Math.abs(loss) >= 1000 ? loss.toPrecision(4) : loss.toFixed(4);
 }
 
-/** `step 120/800 | loss 0.1234 | lr 1.0e-4 | 3.21 it/s | ETA 3m32s | GPU 6.8 GiB | epoch 2/10` */
+/** `step 120/800 | loss 0.1234 [| val 0.1302] | lr 1.0e-4 | 3.21 it/s | ETA 3m32s | GPU 6.8 GiB | epoch 2/10` */
 export function formatProgressLine(
   event: ProgressEvent,
   smoothedLoss: number,
   totalEpochs: number | null,
+  validationLoss: number | null = null,
 ): string {
   const parts = [
     `step ${event.step}/${event.total_steps}`,
     `loss ${formatLoss(smoothedLoss)}`,
+    ...(validationLoss === null ? [] : [`val ${formatLoss(validationLoss)}`]),
     `lr ${formatLearningRate(event.lr)}`,
     formatSpeed(event.it_per_s),
     `ETA ${formatDuration(remainingSeconds(event.step, event.total_steps, event.it_per_s))}`,
@@ -129,6 +131,7 @@ export class ProgressRenderer {
   private lastDrawMs = -Infinity;
   private lastPlain = { ms: -Infinity, step: -1, text: "" };
   private lastProgressLine = "";
+  private validationLoss: number | null = null; // the latest validation loss, shown after the loss
 
   constructor(private readonly options: ProgressOptions = {}) {
     this.stream = options.stream ?? process.stderr;
@@ -137,6 +140,7 @@ export class ProgressRenderer {
   }
 
   update(event: EngineEvent): void {
+    if (event.event === "validation") this.validationLoss = event.loss;
     if (event.event === "progress") this.onProgress(event);
     else if (event.event === "phase" && event.name !== "train") this.onPhase(event);
   }
@@ -157,7 +161,12 @@ export class ProgressRenderer {
   }
 
   private onProgress(event: ProgressEvent): void {
-    const line = formatProgressLine(event, this.ema.update(event.loss), this.options.totalEpochs ?? null);
+    const line = formatProgressLine(
+      event,
+      this.ema.update(event.loss),
+      this.options.totalEpochs ?? null,
+      this.validationLoss,
+    );
     this.lastProgressLine = line;
     const last = event.step >= event.total_steps;
     if (this.tty) {

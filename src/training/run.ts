@@ -14,6 +14,8 @@ import { datasetMetadata } from "./metadata.ts";
 import { buildPlan, type TrainPlan } from "./plan.ts";
 import { formatPlan } from "./plan-report.ts";
 import { buildTrainSpec } from "./spec-builder.ts";
+import { ValidationHistory } from "./validation-history.ts";
+import { heldOutCount, type ValidationOptions } from "./validation.ts";
 
 export interface PreparedRun {
   arch: Arch;
@@ -64,6 +66,7 @@ export async function prepareRun(
     captions: captionOptionsOf(config),
     flipAug: config.flip_aug,
     priorLossWeight: config.prior_loss_weight,
+    validation: await validationOptions(config),
   });
   const report = formatPlan(plan, {
     saveEveryNEpochs: config.save_every_n_epochs,
@@ -73,10 +76,29 @@ export async function prepareRun(
   return { arch, dataset, plan, report };
 }
 
+/** The validation set's source: validation_data_dir's images, or validation_split of the training images. */
+async function validationOptions(config: TrainConfig): Promise<ValidationOptions> {
+  const seed = config.validation_seed ?? config.seed;
+  if (!config.validation_data_dir) return { split: config.validation_split, seed };
+  if (config.validation_split > 0) {
+    throw new DanluError("validation_split and validation_data_dir are both set", {
+      code: "CONFIG_CONFLICT",
+      hint: "hold out part of the training images (validation_split) or name a folder, not both",
+    });
+  }
+  const folder = await readKohyaDataset({
+    trainDataDir: config.validation_data_dir,
+    captionExtension: config.caption_extension,
+  });
+  return { split: 0, seed, folder: folder.subsets };
+}
+
 /** max_train_steps, or steps per image x the training images (each counted once) when that is set. */
 function maxTrainSteps(config: TrainConfig, dataset: KohyaDataset): number {
   if (config.max_train_steps_per_image == null) return config.max_train_steps;
-  const images = dataset.subsets.filter((s) => !s.isReg).reduce((sum, s) => sum + s.images.length, 0);
+  let images = dataset.subsets.filter((s) => !s.isReg).reduce((sum, s) => sum + s.images.length, 0);
+  if (config.validation_split > 0 && !config.validation_data_dir)
+    images -= heldOutCount(config.validation_split, images);
   return config.max_train_steps_per_image * images;
 }
 
@@ -156,6 +178,10 @@ export async function runTraining(
   mkdirSync(logDir, { recursive: true });
   const history = new LossHistory(join(logDir, "loss.csv"), resume ? { resumeAfterStep: resume.step } : {});
   const log = new TrainLog(join(logDir, "train.log"));
+  const validation =
+    spec.validation.images.length > 0
+      ? new ValidationHistory(join(logDir, "val_loss.csv"), resume ? { resumeAfterStep: resume.step } : {})
+      : null;
   log.note(resume ? `resuming from ${resume.dir} at step ${resume.step}` : "new run");
   log.note(prepared.report);
   try {
@@ -167,11 +193,13 @@ export async function runTraining(
       onEvent: (event) => {
         log.event(event);
         if (event.event === "progress") history.append(event);
+        if (event.event === "validation") validation?.append(event);
         options.onEvent(event);
       },
     });
   } finally {
     history.close();
+    validation?.close();
     log.close();
   }
 }

@@ -4,6 +4,7 @@ import type { Arch, TrainSpec } from "../engine/spec.ts";
 import { lossSpec, optimizerSpec, schedulerType } from "./method-spec.ts";
 import { networkSpec } from "./network-spec.ts";
 import type { TrainPlan } from "./plan.ts";
+import { validationTimesteps } from "./validation.ts";
 
 type SamplePrompt = TrainSpec["sample"]["prompts"][number];
 
@@ -72,6 +73,12 @@ export function buildTrainSpec(
       every_n_steps: sampling ? config.sample_every_n_steps : 0,
       at_start: sampling && config.sample_at_first,
     },
+    validation: {
+      images: plan.validation,
+      every_n_steps: plan.validation.length > 0 ? config.validate_every_n_steps : 0,
+      timesteps: plan.validation.length > 0 ? validationTimesteps() : [],
+    },
+    pivotal: null,
     resume: context.resume,
   };
 }

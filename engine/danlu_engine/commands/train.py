@@ -27,6 +27,7 @@ from ..train.setup import add_network, place_base_model, resolve_device, resolve
 from ..train.state import load_state, read_train_state
 from ..train.step import MicroBatchLoss, NoiseSchedule
 from ..train.text import TextConditioner
+from ..train.validate import Validator, prepare_validation
 
 TEXT_CACHE_LIMIT = 4096  # distinct captions encoded ahead of training; more are encoded as they come
 
@@ -148,6 +149,7 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     network = add_network(model, spec, device)
     latents = _cache_latents(spec, model, device, precision, facts)
     text = _text_conditioner(spec, model, device, precision)
+    prepare_validation(spec, latents, text, precision)  # before the VAE / text encoders may leave the device
     _offload_unused(spec, model, text)
     schedule = NoiseSchedule.from_scheduler(model.noise_scheduler, device, bool(model.v_prediction),
                                             spec.loss.zero_terminal_snr)
@@ -164,7 +166,9 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     metadata = {**training_metadata(spec, facts, _optimizer_name(optimizer)), **network_metadata(spec.network, network)}
     saver = Saver(spec, metadata)
     sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts else None
-    train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint), start_step)
+    validator = Validator(spec, loss_of, network) if spec.validation.images else None
+    train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint, validator),
+          start_step)
     return saver
 
 

@@ -27,6 +27,7 @@ from .outputs import (
 )
 from .optimizers import evaluation_weights, start_training
 from .state import TrainState, save_state
+from .validate import Validator
 
 # (epoch starting at 1, index of the micro-batch in the whole plan, the batch)
 MicroBatch = tuple[int, int, BatchSpec]
@@ -44,6 +45,7 @@ class Run:
     saver: Saver
     sample: Callable[[int, int, str], None] | None  # (epoch, step, "epoch"|"step"|"start")
     fingerprint: str
+    validator: Validator | None = None  # the validation loss, when the spec has validation images
 
 
 def optimizer_steps(spec: TrainSpec) -> list[list[MicroBatch]]:
@@ -162,6 +164,8 @@ def train(run: Run, start_step: int) -> list[float]:
         run.sample(0, 0, "start")
     timer, losses = StepTimer(), []
     with evaluation_weights(run.optimizer):
+        if start_step == 0 and run.validator:
+            run.validator.report(0, 0)  # the untrained baseline
         _check_cancel(run, steps[start_step - 1][-1][0] if start_step else 0, start_step)
     start_training(run.optimizer)  # a schedule-free state is saved in eval mode
     for step in range(start_step + 1, len(steps) + 1):
@@ -173,6 +177,8 @@ def train(run: Run, start_step: int) -> list[float]:
         ended = sorted({e for e, _, _ in group if last_step_of_epoch[e] == step})
         with evaluation_weights(run.optimizer):  # samples and saves use schedule-free's averaged weights
             _after_step(run, step, epoch, ended)
+            if run.validator:
+                run.validator.after_step(step, epoch, bool(ended))
             timer.reset_lap()
             _check_cancel(run, epoch, step)
     final_epoch = len(run.spec.epochs)

@@ -101,6 +101,7 @@ class LossSpec:
     huber_scale: float
     min_timestep: int
     max_timestep: int  # exclusive, as torch.randint's high
+    masked_loss: bool  # weight the loss by each image's alpha channel (train/masks.py)
 
 
 @dataclass(frozen=True)

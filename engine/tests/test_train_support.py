@@ -50,7 +50,7 @@ def plan(image_count: int, epochs: int, batch: int, captions: list[str] | None =
 PLAIN_LOSS = {"noise_offset_random_strength": False, "adaptive_noise_scale": None, "multires_noise_iterations": 0,
               "multires_noise_discount": 0.3, "zero_terminal_snr": False, "min_snr_gamma": None,
               "debiased_estimation_loss": False, "loss_type": "l2", "huber_schedule": "snr", "huber_c": 0.1,
-              "huber_scale": 1.0, "min_timestep": 0, "max_timestep": 1000}
+              "huber_scale": 1.0, "min_timestep": 0, "max_timestep": 1000, "masked_loss": False}
 
 
 # A plain kohya LoRA (networks.lora, no conv layers), as TypeScript's defaults write it.

@@ -89,6 +89,7 @@ describe("loss options", () => {
       huber_scale: 1,
       min_timestep: 0,
       max_timestep: 1000,
+      masked_loss: false,
     });
   });
 

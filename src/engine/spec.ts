@@ -81,6 +81,7 @@ export const specLoss = z.strictObject({
   huber_scale: z.number().positive(),
   min_timestep: z.number().int().nonnegative(),
   max_timestep: z.number().int().positive(), // exclusive
+  masked_loss: z.boolean(), // weight the loss by each image's alpha channel
 });
 
 export const trainSpec = z.strictObject({

@@ -58,5 +58,6 @@ export function lossSpec(config: TrainConfig): TrainSpec["loss"] {
     huber_scale: config.huber_scale,
     min_timestep: config.min_timestep,
     max_timestep: config.max_timestep,
+    masked_loss: config.masked_loss,
   };
 }

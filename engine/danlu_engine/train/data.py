@@ -13,8 +13,8 @@ from ..protocol import EngineError
 from ..spec import ImageSpec
 
 
-def load_pixels(image: ImageSpec) -> torch.Tensor:
-    """The image at its bucket size as a float tensor [3, h, w] in [-1, 1] (the VAE's input range)."""
+def _open_planned(image: ImageSpec) -> Image.Image:
+    """The file opened and EXIF-oriented, refused when its size is not the planned one."""
     try:
         with Image.open(image.path) as opened:
             pil = ImageOps.exif_transpose(opened)
@@ -29,14 +29,35 @@ def load_pixels(image: ImageSpec) -> torch.Tensor:
             f"image {image.path} is {pil.size[0]}x{pil.size[1]}, the plan says {image.width}x{image.height}",
             "the file changed after planning: run the command again so the plan is rebuilt",
         )
-    pil = pil.convert("RGB")
+    return pil
+
+
+def _fit(pil: Image.Image, image: ImageSpec) -> Image.Image:
+    """Resize to ``resized`` and crop to the bucket, as planned."""
     if pil.size != tuple(image.resized):
         pil = pil.resize(tuple(image.resized), Image.Resampling.LANCZOS)
     left, top = image.crop
     w, h = image.bucket
-    pil = pil.crop((left, top, left + w, top + h))
+    return pil.crop((left, top, left + w, top + h))
+
+
+def load_pixels(image: ImageSpec) -> torch.Tensor:
+    """The image at its bucket size as a float tensor [3, h, w] in [-1, 1] (the VAE's input range)."""
+    pil = _fit(_open_planned(image).convert("RGB"), image)
     array = np.asarray(pil, dtype=np.float32)
     return torch.from_numpy(array).permute(2, 0, 1).div(127.5).sub(1.0)
+
+
+def load_alpha_mask(image: ImageSpec) -> torch.Tensor | None:
+    """The image's alpha channel at its bucket size as [h, w] in [0, 1] (resized and cropped like the
+    pixels), or None when the file has no transparency (sd-scripts then uses a mask of ones)."""
+    pil = _open_planned(image)
+    if pil.mode == "P" and "transparency" in pil.info:
+        pil = pil.convert("RGBA")
+    if "A" not in pil.getbands():
+        return None
+    alpha = _fit(pil.getchannel("A"), image)
+    return torch.from_numpy(np.asarray(alpha, dtype=np.float32) / 255.0)
 
 
 def sdxl_time_ids(image: ImageSpec) -> tuple[int, int, int, int, int, int]:

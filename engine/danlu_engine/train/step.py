@@ -2,7 +2,7 @@
 
 The options (noise offset, multires noise, timestep range, loss type, min-SNR, debiased weighting; formulas
 in noise.py) follow sd-scripts' order: noise, offset, multires noise, timesteps; then the elementwise loss,
-its mean per image, the per-image weight (prior_loss_weight), the SNR weighting, the batch mean.
+the alpha mask (masked_loss), its mean per image, the per-image weight (prior_loss_weight), the SNR weighting, the batch mean.
 
 Every random draw of a micro-batch (flips, noise, noise offset, timesteps, VAE sampling) comes from
 generators seeded by (seed, micro-batch index), so a run resumed at step k draws exactly what an
@@ -17,6 +17,7 @@ import torch
 
 from ..spec import BatchSpec, ImageSpec, LossSpec
 from .data import sdxl_time_ids
+from .masks import MaskSource
 from .noise import (
     debiased_weight,
     elementwise_loss,
@@ -61,7 +62,7 @@ class NoiseSchedule:
 
 
 # Every option off: plain L2 over all timesteps (what a spec's defaults say).
-PLAIN = LossSpec(False, None, 0, 0.3, False, None, False, "l2", "snr", 0.1, 1.0, 0, 1000)
+PLAIN = LossSpec(False, None, 0, 0.3, False, None, False, "l2", "snr", 0.1, 1.0, 0, 1000, False)
 
 
 class MicroBatchLoss:
@@ -73,6 +74,7 @@ class MicroBatchLoss:
         self.schedule, self.device, self.precision = schedule, device, precision
         self.seed, self.noise_offset, self.is_sdxl = seed, noise_offset, is_sdxl
         self.options = options or PLAIN
+        self.masks = MaskSource(images) if self.options.masked_loss else None
         self.weights = torch.tensor([im.loss_weight for im in images], dtype=torch.float32).to(device)
         self.time_ids = torch.tensor([sdxl_time_ids(im) for im in images], dtype=torch.float32).to(device)
 
@@ -105,7 +107,8 @@ class MicroBatchLoss:
             if self.device.type == "cuda":
                 noisy = noisy.contiguous(memory_format=torch.channels_last)
             pred = self.unet(noisy, t, hidden, added_cond_kwargs=extra).sample
-        return self._reduce(pred.float(), target, t, self.weights[index_tensor])
+        mask = self.masks.batch(batch.images, flips, tuple(pred.shape[-2:]), self.device) if self.masks else None
+        return self._reduce(pred.float(), target, t, self.weights[index_tensor], mask)
 
     def _noise_and_timesteps(self, latents: torch.Tensor, host: torch.Generator, dev: torch.Generator):
         o = self.options
@@ -119,13 +122,17 @@ class MicroBatchLoss:
         t = torch.randint(o.min_timestep, high, (latents.shape[0],), generator=dev, device=self.device)
         return noise, t
 
-    def _reduce(self, pred: torch.Tensor, target: torch.Tensor, t: torch.Tensor, weights: torch.Tensor):
+    def _reduce(self, pred: torch.Tensor, target: torch.Tensor, t: torch.Tensor, weights: torch.Tensor,
+                mask: torch.Tensor | None = None):
         o = self.options
         s = self.schedule
         c = None
         if o.loss_type in ("huber", "smooth_l1"):
             c = huber_threshold(o.huber_schedule, o.huber_c, o.huber_scale, t, s.alphas_cumprod, s.steps)
-        per_image = elementwise_loss(pred, target, o.loss_type, c).mean(dim=(1, 2, 3)) * weights
+        loss = elementwise_loss(pred, target, o.loss_type, c)
+        if mask is not None:  # masked_loss: [B, 1, h, w] alpha at latent size (masks.py)
+            loss = loss * mask
+        per_image = loss.mean(dim=(1, 2, 3)) * weights
         if o.min_snr_gamma:
             per_image = per_image * min_snr_weight(s.snr[t], o.min_snr_gamma, s.v_prediction)
         if o.debiased_estimation_loss:

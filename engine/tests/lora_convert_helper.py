@@ -3,9 +3,9 @@
 ``prepare DIR``: writes tiny-model kohya LoRAs DIR/{sd15,sdxl}.safetensors with mixed ranks and alphas,
 and prints JSON {arch: {"unet": [[diffusers path, LDM path or null], ...], "te": [CLIP paths]}} for every
 Linear/Conv2d of the real SD1.5 and SDXL architectures (built on the meta device), from the engine's map.
-``check DIR``: per arch, loads DIR/{arch}.safetensors and DIR/{arch}-diffusers.safetensors with diffusers'
-load_lora_weights on the same tiny model; prints JSON {arch: {max_diff, lora_effect}} (UNet and text
-encoder outputs).
+``check DIR``: per arch, applies DIR/{arch}.safetensors with danlu's own per-module hooks (each module's
+rank and alpha) and DIR/{arch}-diffusers.safetensors with diffusers' load_lora_weights on the same tiny
+model; prints JSON {arch: {max_diff, diffs, lora_effect}} (UNet and text-encoder outputs).
 """
 from __future__ import annotations
 
@@ -98,16 +98,11 @@ def check(kohya: str, other: str, arch: str) -> dict:
     reference = outputs()  # the kohya file applied by danlu's own hooks, module by module
     for lora in applied:
         lora.remove_from_base()
-    result = {"reference": reference}
-    for name, path in (("kohya", kohya), ("other", other)):
-        pipe.load_lora_weights(path, adapter_name=name)
-        pipe.set_adapters([name], adapter_weights=[1.0])
-        result[name] = outputs()
-
-    def diffs(name):  # unet, te1[, te2]
-        return [float((a - b).abs().max()) for a, b in zip(result[name], reference)]
-
-    return {"max_diff": max(diffs("other")), "diffs": diffs("other"), "diffusers_kohya_diffs": diffs("kohya"),
+    # (diffusers 0.42.1 reading the kohya file itself scales modules wrongly when alphas differ per module:
+    # so the reference is danlu's own hooks, not diffusers' kohya loader.)
+    pipe.load_lora_weights(other, adapter_name="other")
+    diffs = [float((a - b).abs().max()) for a, b in zip(outputs(), reference)]  # unet, te1[, te2]
+    return {"max_diff": max(diffs), "diffs": diffs,
             "lora_effect": min(float((a - b).abs().max()) for a, b in zip(reference, base))}
 
 

@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { describeLora, formatLoraInfo, readLoraInfo } from "../lora/index.ts";
+import {
+  describeLora,
+  formatBlockNorms,
+  formatLoraInfo,
+  readBlockNorms,
+  readLoraInfo,
+} from "../lora/index.ts";
 import { registerLoraConvert } from "./lora-convert.ts";
 import { registerLoraTools } from "./lora-tools.ts";
 
@@ -7,6 +13,7 @@ interface InfoOptions {
   json?: boolean;
   modules: boolean;
   hash: boolean;
+  norms: boolean;
 }
 
 export function registerLora(program: Command): void {
@@ -25,15 +32,21 @@ export function registerLora(program: Command): void {
       "--no-hash",
       "skip the sshs_model_hash check (it reads the whole file; a mismatch exits with code 3)",
     )
+    .option("--no-norms", "skip the per-block weight norms (they read every weight once)")
     .action(async (file: string, options: InfoOptions) => {
       const info = await readLoraInfo(file, { hash: options.hash });
       const summary = describeLora(info);
+      const sdxl = summary.architecture.startsWith("SDXL");
+      const blockNorms = options.norms ? await readBlockNorms(info, sdxl) : undefined;
       if (options.json) {
         const modules = options.modules ? info.modules : undefined;
-        process.stdout.write(JSON.stringify({ info: { ...info, modules }, summary }, null, 2) + "\n");
+        process.stdout.write(
+          JSON.stringify({ info: { ...info, modules }, summary, blockNorms }, null, 2) + "\n",
+        );
         return;
       }
-      process.stdout.write(formatLoraInfo(info, summary, options.modules) + "\n");
+      const text = formatLoraInfo(info, summary, options.modules);
+      process.stdout.write(text + (blockNorms ? `\n${formatBlockNorms(blockNorms)}` : "") + "\n");
       if (info.hash.status === "mismatch") process.exitCode = 3;
     });
   registerLoraConvert(lora);

@@ -1,4 +1,5 @@
 import type { LoraInfo } from "./lora-info.ts";
+import { triggerWords, type TriggerWord } from "./triggers.ts";
 
 /** The facts a person asks of a LoRA file, from sd-scripts' ss_* and modelspec.* metadata and the keys. */
 export interface LoraSummary {
@@ -13,6 +14,8 @@ export interface LoraSummary {
   resolution: string | null;
   baseModel: string | null;
   triggerPhrase: string | null;
+  /** modelspec.trigger_phrase, then tags in every caption of a folder, else the most frequent tags. */
+  triggerWords: TriggerWord[];
   datasetDirs: { dir: string; repeats: number | null; images: number | null }[];
   topTags: { tag: string; count: number }[];
   training: Record<string, string>; // a few ss_* settings worth a glance (lr, optimizer, ...)
@@ -116,6 +119,7 @@ export function describeLora(info: LoraInfo, tagLimit = 10): LoraSummary {
     resolution,
     baseModel: m.ss_sd_model_name ?? null,
     triggerPhrase: m["modelspec.trigger_phrase"] ?? null,
+    triggerWords: triggerWords(m),
     datasetDirs: datasetDirs(m.ss_dataset_dirs),
     topTags: topTags(json(m.ss_tag_frequency), tagLimit),
     training,

@@ -1,4 +1,5 @@
 import type { LoraSummary } from "./describe.ts";
+import type { BlockNorm } from "./block-norms.ts";
 import type { LoraInfo, LoraModuleInfo, LoraPartSummary } from "./lora-info.ts";
 
 const PART_NAMES: Record<string, string> = {
@@ -64,7 +65,11 @@ export function formatLoraInfo(info: LoraInfo, summary: LoraSummary, withModules
     ...optional("trained", trained.join(", ")),
     ...optional("resolution", summary.resolution),
     ...optional("base model", summary.baseModel),
-    ...optional("trigger", summary.triggerPhrase),
+    ...(summary.triggerWords.length > 0
+      ? [
+          `trigger words: ${summary.triggerWords.map((t) => `${t.word} (${t.source}${t.count !== null ? `, ${t.count}` : ""})`).join(", ")}`,
+        ]
+      : []),
     ...Object.entries(summary.training).map(([label, value]) => `${label}: ${value}`),
     ...summary.datasetDirs.map(
       (d) => `dataset dir: ${d.dir} (${d.images ?? "?"} images x ${d.repeats ?? "?"} repeats)`,
@@ -87,4 +92,15 @@ function moduleLines(modules: LoraModuleInfo[]): string[] {
     const scale = m.rank && m.alpha !== null ? ` (scale ${(m.alpha / m.rank).toPrecision(3)})` : "";
     return `${m.name.padEnd(width)}  ${m.kind.padEnd(5)}  rank ${m.rank ?? "-"}  ${alpha}${scale}${m.shape ? `  ${m.shape}` : ""}`;
   });
+}
+
+/** One line per block (A1111 LoRA Block Weight names) with its norm and a bar relative to the strongest. */
+export function formatBlockNorms(norms: BlockNorm[]): string {
+  if (norms.length === 0) return "block weight norms: none (no LoRA/LoCon modules in known blocks)";
+  const top = Math.max(...norms.map((n) => n.norm)) || 1;
+  const lines = norms.map((n) => {
+    const bar = "#".repeat(Math.round((n.norm / top) * 30));
+    return `  ${n.block.padEnd(5)} ${n.norm.toPrecision(4).padStart(10)}  ${String(n.modules).padStart(3)} modules  ${bar}`;
+  });
+  return ["block weight norms (||up @ down * alpha/rank||, BASE = text encoders):", ...lines].join("\n");
 }

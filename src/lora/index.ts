@@ -9,9 +9,11 @@ export {
   writeSafetensors,
 } from "./safetensors.ts";
 export type { SafetensorsHeader, TensorEntry, TensorToWrite } from "./safetensors.ts";
-export { readLoraInfo } from "./lora-info.ts";
+export { readBlockNorms, readLoraInfo } from "./lora-info.ts";
+export type { BlockNorm } from "./block-norms.ts";
+export { triggerWords, type TriggerWord } from "./triggers.ts";
 export type { HashStatus, LoraInfo, LoraModuleInfo, LoraPartSummary } from "./lora-info.ts";
 export { describeLora } from "./describe.ts";
 export type { LoraSummary } from "./describe.ts";
-export { formatLoraInfo } from "./format-info.ts";
+export { formatBlockNorms, formatLoraInfo } from "./format-info.ts";
 export type { LoraPart, ModuleKind } from "./lora-keys.ts";

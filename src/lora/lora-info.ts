@@ -1,4 +1,5 @@
 import { DanluError } from "../errors.ts";
+import { blockNorms, type BlockNorm } from "./block-norms.ts";
 import {
   groupModules,
   kindOf,
@@ -144,4 +145,10 @@ export async function readLoraInfo(path: string, options: { hash?: boolean } = {
     parts: summarize(modules),
     hash: await hashCheck(header, options.hash ?? true),
   };
+}
+
+/** Per-block weight norms of a LoRA read with readLoraInfo (reads every lora_up/lora_down tensor once). */
+export async function readBlockNorms(info: LoraInfo, sdxl: boolean): Promise<BlockNorm[]> {
+  const header = await readSafetensorsHeader(info.path);
+  return blockNorms(header, info.modules, sdxl ? "sdxl" : "sd");
 }

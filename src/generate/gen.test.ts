@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateSpec } from "../engine/spec.ts";
+import { DanluError } from "../errors.ts";
 import { buildGenerateSpec, nextImageNumber, usedEmbeddings, type GenOptions } from "./gen.ts";
 import { parseLoraFlag, resolveLoras } from "./loras.ts";
 import { canonicalSampler } from "./samplers.ts";
@@ -80,14 +81,15 @@ describe("LoRA resolution", () => {
       ["style_v2", 0.5, 0.5],
       ["alice", 1, 0.3],
     ]);
-    expect(() =>
-      resolveLoras([], [{ name: "bob", teWeight: 1, unetWeight: 1 }], join(root, "loras")),
-    ).toThrow(/no bob\.safetensors/);
+    let error: unknown;
     try {
       resolveLoras([], [{ name: "bob", teWeight: 1, unetWeight: 1 }], join(root, "loras"));
-    } catch (error) {
-      expect((error as { hint: string }).hint).toBe("LoRAs there: alice, style_v2.");
+    } catch (caught) {
+      error = caught;
     }
+    expect(error).toBeInstanceOf(DanluError);
+    expect((error as DanluError).message).toMatch(/no bob\.safetensors/);
+    expect((error as DanluError).hint).toBe("LoRAs there: alice, style_v2.");
   });
 });
 

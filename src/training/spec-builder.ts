@@ -78,7 +78,6 @@ export function buildTrainSpec(
       every_n_steps: plan.validation.length > 0 ? config.validate_every_n_steps : 0,
       timesteps: plan.validation.length > 0 ? validationTimesteps() : [],
     },
-    pivotal: null,
     resume: context.resume,
   };
 }

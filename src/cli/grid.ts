@@ -1,5 +1,5 @@
 import { relative } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import type { EngineEvent } from "../engine/protocol.ts";
 import { runGrid, type GridOptions } from "../evaluate/index.ts";
 
@@ -18,8 +18,14 @@ function num(value: string): number {
 /** Options shared by `danlu grid` and `danlu eval`: how the engine runs. */
 export function engineOptions(command: Command): Command {
   return command
-    .option("--device <device>", "auto, cpu or cuda", "auto")
-    .option("--precision <p>", "weights while drawing: no (float32), fp16 or bf16", "no")
+    .addOption(
+      new Option("--device <device>", "where to draw").choices(["auto", "cpu", "cuda"]).default("auto"),
+    )
+    .addOption(
+      new Option("--precision <p>", "weights while drawing (no: float32)")
+        .choices(["no", "fp16", "bf16"])
+        .default("no"),
+    )
     .option("--clip-skip <n>", "CLIP layers to skip from the end (1 = none, 2 as A1111 anime models)", int, 1)
     .option("--name <output-name>", "which run, when several share the output folder");
 }

@@ -3,6 +3,8 @@ import { DanluError, formatError } from "../errors.ts";
 import { registerTrain } from "./train.ts";
 import { registerModel } from "./model.ts";
 import { registerLora } from "./lora.ts";
+import { registerGrid } from "./grid.ts";
+import { registerEval } from "./eval.ts";
 import { registerDemo } from "./demo.ts";
 import { registerConfig } from "./config.ts";
 import { registerData } from "./data.ts";
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerModel(program);
   registerModels(program);
   registerLora(program);
+  registerGrid(program);
+  registerEval(program);
   registerConfig(program);
   registerPresets(program);
   registerDemo(program);

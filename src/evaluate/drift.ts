@@ -36,3 +36,9 @@ export async function driftOf(pairs: readonly { base: string; lora: string }[]):
   for (const pair of pairs) total += await imageDistance(pair.base, pair.lora);
   return total / pairs.length;
 }
+
+/** True when every pixel is black: what a diffusion model's NaN output becomes when saved. */
+export async function isBlack(path: string): Promise<boolean> {
+  const stats = await sharp(path).stats();
+  return stats.channels.every((channel) => channel.max === 0);
+}

@@ -4,3 +4,5 @@ export { parseAxis, AXIS_KINDS } from "./axes.ts";
 export type { Axis, AxisKind } from "./axes.ts";
 export { readRunFolder } from "./run-folder.ts";
 export type { RunFolder } from "./run-folder.ts";
+export { runEval } from "./eval.ts";
+export type { EvalOptions, EvalResult } from "./eval.ts";

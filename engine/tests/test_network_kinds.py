@@ -212,3 +212,15 @@ def test_sdxl_locon_uses_ldm_names_and_lycoris_leaves_conv_in_out():
     assert sd["lora_unet_input_blocks_3_0_op.lora_down.weight"] == (4, 320, 3, 3)  # downsampler
     assert sd["lora_unet_input_blocks_1_0_emb_layers_1.lora_down.weight"] == (8, 1280)  # time_emb_proj
     assert set(lycoris.unet_loras) == set(kohya.unet_loras)  # no conv_in/conv_out/time_embed for SDXL
+
+
+def test_a_file_without_alphas_loads_with_scale_one():
+    from danlu_engine.models.tiny import build_tiny_modules
+    from danlu_engine.network import network_from_weights
+
+    unet = build_tiny_modules("sd15", 0)["unet"]
+    name = "lora_unet_down_blocks_0_attentions_0_proj_in"
+    tensors = {f"{name}.lora_down.weight": torch.ones(2, 16, 1, 1), f"{name}.lora_up.weight": torch.ones(16, 2, 1, 1)}
+    network = network_from_weights(unet, [], tensors, NetworkOptions(train_text_encoder=False))
+    (module,) = network.all_loras()
+    assert module.scale == 1.0 and float(module.alpha) == 2 and network.dim == 2

@@ -150,5 +150,7 @@ def network_from_weights(unet, text_encoders, tensors: dict[str, torch.Tensor], 
     alphas = Counter(float(a.alpha) for a in unet_adapters + text_adapters if hasattr(a, "alpha"))
     alpha = alphas.most_common(1)[0][0] if alphas else float(dim)
     network = LoRANetwork(unet_adapters, text_adapters, dim, alpha)
-    network.load_kohya_state_dict({k: v.float() for k, v in tensors.items()})
+    # A file without .alpha keys means alpha = dim (scale 1), which the new modules already hold.
+    missing_alphas = {k: v for k, v in network.kohya_state_dict().items() if k.endswith(".alpha") and k not in tensors}
+    network.load_kohya_state_dict({**missing_alphas, **{k: v.float() for k, v in tensors.items()}})
     return network

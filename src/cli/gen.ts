@@ -12,6 +12,7 @@ The prompt uses the AUTOMATIC1111 syntax, so prompts copy over from A1111/Forge/
   <lora:NAME:0.8>          apply NAME.safetensors from --lora-dir (or beside a --lora file) at 0.8
   <lora:NAME:0.6:1.0>      text encoder 0.6, UNet 1.0 (also <lyco:...>; LoHa/LoKr/IA3/DoRA files work)
   an embedding's file name (from --embeddings DIR) used as a word in the prompt
+  A1111's prompt editing [from:to:when] and alternation [a|b] are refused (an error), not misread.
 
 Samplers (A1111 names): ${A1111_SAMPLERS.join(", ")}.
 

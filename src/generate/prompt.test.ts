@@ -98,6 +98,14 @@ describe("parsePrompt", () => {
     expect(parsePrompt("").sections).toEqual([[]]);
   });
 
+  it("refuses A1111 prompt editing and alternation instead of misreading them", () => {
+    expect(() => parsePrompt("a [cat:dog:0.5]")).toThrow(/prompt editing/);
+    expect(() => parsePrompt("a [cat|dog]")).toThrow(/alternation/);
+    expect(() => parsePrompt("[(cat:1.2)]")).not.toThrow();
+    expect(() => parsePrompt("[(cat:1.2):dog:3]")).toThrow(/\[\(cat:1\.2\):dog:3\]/);
+    expect(() => parsePrompt("\\[a:b\\] (c:1.1)")).not.toThrow();
+  });
+
   it("rejects a non-number LoRA weight and unknown network kinds", () => {
     expect(() => parsePrompt("<lora:x:strong>")).toThrow(/not a number/);
     expect(() => parsePrompt("<hypernet:x:1>")).toThrow(/hypernet/);

@@ -35,6 +35,19 @@ const SQUARE = 1 / 1.1;
 const ATTENTION = /\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|\]|[^\\()[\]:]+|:/g;
 const BREAK_SPLIT = /\s*\bBREAK\b\s*/;
 const EXTRA_NETWORK = /<(\w+):([^>]+)>/g;
+// A1111's prompt editing [from:to:when] / [word:when] and alternation [a|b]: a ":" or "|" inside
+// square brackets, outside any round group (checked after escapes and round groups are blanked)
+const SCHEDULING = /\[[^[\]]*[:|][^[\]]*\]/;
+
+function schedulingSyntax(text: string): string | undefined {
+  let blanked = text.replace(/\\./g, "_");
+  for (let before = ""; before !== blanked;) {
+    before = blanked;
+    blanked = blanked.replace(/\([^()]*\)/g, (group) => "_".repeat(group.length));
+  }
+  const found = SCHEDULING.exec(blanked);
+  return found ? text.slice(found.index, found.index + found[0].length) : undefined;
+}
 
 /** A1111's parse_prompt_attention: [text, weight] runs; BREAK as ["BREAK", -1]; equal weights merged. */
 export function parseAttention(text: string): [string, number][] {
@@ -118,6 +131,16 @@ export function extractLoras(text: string): { text: string; loras: PromptLora[] 
 /** Parses a whole A1111 prompt: LoRA tags out, then weights and BREAK sections. */
 export function parsePrompt(text: string): ParsedPrompt {
   const { text: rest, loras } = extractLoras(text);
+  const scheduled = schedulingSyntax(rest);
+  if (scheduled) {
+    throw new DanluError(
+      `The prompt uses A1111's prompt editing or alternation (${scheduled}), which danlu does not do.`,
+      {
+        code: "BAD_ARGUMENT",
+        hint: "Write the words without [a:b:when] / [a|b], or escape the brackets as \\[ \\] to mean them literally.",
+      },
+    );
+  }
   const sections: PromptSegment[][] = [[]];
   for (const [part, weight] of parseAttention(rest)) {
     if (weight === BREAK_MARK) sections.push([]);

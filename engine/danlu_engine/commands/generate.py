@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from .. import cancel
 from ..protocol import EngineError, emit, emit_ready
 from ..generate.spec import GenerateSpec, GenJob, parse_generate_spec
 from ..generate.samplers import find_sampler, make_scheduler
@@ -100,6 +101,8 @@ class Generator:
             embeds = {k: v.to(self.dtype) for k, v in embeds.items()}
             init = load_init_image(job.init_image, job.width, job.height) if job.init_image else None
             for batch in range(job.batch_count):
+                if cancel.requested():  # SIGTERM/SIGINT: stop between batches; written images stay
+                    raise cancel.Cancelled(None, len(self.images))
                 seeds = [job.seed + batch * job.batch_size + i for i in range(job.batch_size)]
                 pipe = build_pipeline(self.model, make_scheduler(sampler, self.model.noise_scheduler, seeds[0]), init is not None)
                 generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]

@@ -40,7 +40,7 @@ export const METHOD_KEYS = {
   optimizer_type: choice(
     OPTIMIZER_TYPES,
     "AdamW",
-    "optimizer; the 8bit ones (bitsandbytes) need a CUDA GPU; Prodigy and DAdaptAdam set their own step " +
+    "optimizer; the 8bit ones keep 8-bit state (bitsandbytes; CUDA); Prodigy and DAdaptAdam set their own step " +
       "size (learning_rate defaults to 1.0 with them); Adafactor uses its relative step unless relative_step=False",
   ),
   lr_scheduler: custom(
@@ -72,5 +72,8 @@ export const METHOD_KEYS = {
   huber_scale: num(1.0, "Huber threshold scale for the exponential and constant schedules", { gt: 0 }),
   min_timestep: int(0, "smallest timestep trained (0-999)", { min: 0, max: 999 }),
   max_timestep: int(1000, "timesteps are drawn below this (1-1000)", { min: 1, max: 1000 }),
-  masked_loss: bool(false, "weight the loss by each image's alpha channel (transparent parts are not learned)"),
+  masked_loss: bool(
+    false,
+    "weight the loss by each image's alpha channel (transparent parts are not learned)",
+  ),
 } satisfies Record<string, KeyDef>;

@@ -47,8 +47,8 @@ const ENGINE_ERROR_HELP: Record<EngineErrorCode, { summary: string; hint: string
   OPTIMIZER_UNAVAILABLE: {
     summary: "The chosen optimizer is not available here",
     hint:
-      "AdamW8bit needs bitsandbytes with a supported GPU (it does not run on the CPU); use optimizer_type " +
-      '"AdamW" instead, which works everywhere.',
+      "AdamW8bit and Lion8bit need bitsandbytes with a backend for this device; use optimizer_type " +
+      '"AdamW" or "Lion" instead (the same algorithms with 32-bit state), which work everywhere.',
   },
   DEVICE_UNAVAILABLE: {
     summary: "The requested device is not available",

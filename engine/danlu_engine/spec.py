@@ -174,6 +174,16 @@ class ValidationSpec:
 
 
 @dataclass(frozen=True)
+class PivotalSpec:
+    """Pivotal tuning (train/pivotal.py): new tokens trained for the first ``train_steps`` optimizer steps."""
+
+    tokens: list[str]  # e.g. ["<s0>", "<s1>"], already in the plan's captions in place of the trigger
+    init_word: str  # "": random init scaled to the table's std; else copied from this word's tokens
+    lr: float
+    train_steps: int
+
+
+@dataclass(frozen=True)
 class TrainSpec:
     version: Literal[1]
     model: ModelSpec
@@ -187,6 +197,7 @@ class TrainSpec:
     epochs: list[list[BatchSpec]]
     sample: SampleSpec
     validation: ValidationSpec
+    pivotal: Optional[PivotalSpec]  # null: no pivotal tuning
     resume: Optional[str]
 
 

@@ -85,6 +85,7 @@ def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2,
         "epochs": epoch_plan,
         "sample": {"prompts": [], "every_n_epochs": 0, "every_n_steps": 0, "at_start": False},
         "validation": {"images": [], "every_n_steps": 0, "timesteps": []},
+        "pivotal": None,
         "resume": None,
     }
     for section, values in sections.items():

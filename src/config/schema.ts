@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { KeyDef } from "./key-kinds.ts";
 import { NETWORK_KEYS } from "./network-keys.ts";
+import { PIVOTAL_KEYS } from "./pivotal-keys.ts";
 import {
   bool,
   choice,
@@ -84,6 +85,7 @@ export const TRAIN_KEYS = {
   caption_suffix: str("", "text put after every caption"),
   flip_aug: bool(false, "also train on mirrored images (not for asymmetric subjects)"),
   trigger_word: optionalStr("the word that calls the LoRA; recorded as modelspec.trigger_phrase"),
+  ...PIVOTAL_KEYS, // pivotal_tuning, pivotal_token, pivotal_num_tokens, pivotal_lr, ... (pivotal-keys.ts)
   // network
   ...NETWORK_KEYS, // network_module, network_args, network_dropout, network_weights (network-keys.ts)
   network_dim: int(32, "LoRA rank (sd-scripts' default 4 is small for a subject; guides use 32-128)", {

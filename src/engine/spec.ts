@@ -162,6 +162,17 @@ export const trainSpec = z.strictObject({
     every_n_steps: z.number().int().nonnegative(),
     timesteps: z.array(z.number().int().nonnegative()),
   }),
+  // Pivotal tuning (engine/danlu_engine/train/pivotal.py): `tokens` (e.g. <s0>, <s1>) are added to every
+  // text encoder and already stand in the captions and sample prompts in place of the trigger; their rows
+  // train with AdamW at `lr` for the first `train_steps` optimizer steps. null: off.
+  pivotal: z
+    .strictObject({
+      tokens: z.array(z.string().min(1)).min(1),
+      init_word: z.string(), // "": random init (normal x the table's std); else copied from its tokens
+      lr: z.number().positive(),
+      train_steps: z.number().int().nonnegative(),
+    })
+    .nullable(),
   resume: z.string().nullable(), // a state folder written by an earlier run of this same spec
 });
 export type TrainSpec = z.infer<typeof trainSpec>;

@@ -3,6 +3,7 @@ import type { TrainConfig } from "../config/index.ts";
 import type { Arch, TrainSpec } from "../engine/spec.ts";
 import { lossSpec, optimizerSpec, schedulerType } from "./method-spec.ts";
 import { networkSpec } from "./network-spec.ts";
+import { applyPivotal } from "./pivotal.ts";
 import type { TrainPlan } from "./plan.ts";
 import { validationTimesteps } from "./validation.ts";
 
@@ -23,7 +24,7 @@ export function buildTrainSpec(
   context: { arch: Arch; metadata: Record<string, string>; prompts: SamplePrompt[]; resume: string | null },
 ): TrainSpec {
   const sampling = config.sample_prompts !== undefined && config.sample_prompts !== null;
-  return {
+  const spec: TrainSpec = {
     version: 1,
     model: {
       path: resolve(config.pretrained_model_name_or_path),
@@ -78,6 +79,8 @@ export function buildTrainSpec(
       every_n_steps: plan.validation.length > 0 ? config.validate_every_n_steps : 0,
       timesteps: plan.validation.length > 0 ? validationTimesteps() : [],
     },
+    pivotal: null, // filled in by applyPivotal when pivotal_tuning is on
     resume: context.resume,
   };
+  return applyPivotal(config, spec);
 }

@@ -22,6 +22,7 @@ from ..spec import TrainSpec, parse_train_spec
 from ..train.latents import LatentSource
 from ..train.loop import Run, train
 from ..train.optim import build_optimizer, build_scheduler
+from ..train.pivotal import PivotalSaver, PivotalTuner
 from ..train.outputs import Saver, training_metadata
 from ..train.setup import add_network, place_base_model, resolve_device, resolve_precision
 from ..train.state import load_state, read_train_state
@@ -117,7 +118,7 @@ def _cache_latents(spec: TrainSpec, model, device, precision, facts) -> LatentSo
 
 
 def _text_conditioner(spec: TrainSpec, model, device, precision) -> TextConditioner:
-    frozen = not spec.network.train_text_encoder
+    frozen = not spec.network.train_text_encoder and spec.pivotal is None  # pivotal: cached after the pivot
     text = TextConditioner(model.tokenizers, model.text_encoders, spec.training.clip_skip,
                            spec.training.max_token_length, device, cache=frozen)
     captions = list(dict.fromkeys(c for batches in spec.epochs for b in batches for c in b.captions))
@@ -146,6 +147,7 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     model = _load_model(spec)
     facts = _model_facts(spec, model)
     place_base_model(model, device, precision, spec)
+    pivotal = _install_pivotal(spec, model)
     network = add_network(model, spec, device)
     latents = _cache_latents(spec, model, device, precision, facts)
     text = _text_conditioner(spec, model, device, precision)
@@ -160,16 +162,33 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     scheduler = build_scheduler(spec.scheduler, optimizer, spec.training.total_steps, spec.optimizer)
     scaler = torch.amp.GradScaler(device.type) if precision.loss_scaling else None
     fingerprint = _fingerprint(spec, model.arch)
+    fingerprint = pivotal.fingerprint(fingerprint) if pivotal else fingerprint
     start_step = 0
     if spec.resume:
         start_step = load_state(spec.resume, network, optimizer, scheduler, scaler, fingerprint).current_step
+    if pivotal:
+        _start_pivotal(spec, pivotal, text, start_step)
     metadata = {**training_metadata(spec, facts, _optimizer_name(optimizer)), **network_metadata(spec.network, network)}
-    saver = Saver(spec, metadata)
+    saver = PivotalSaver(spec, metadata, tuner=pivotal) if pivotal else Saver(spec, metadata)
     sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts else None
     validator = Validator(spec, loss_of, network) if spec.validation.images else None
-    train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint, validator),
-          start_step)
+    train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint, validator,
+              pivotal), start_step)
     return saver
+
+
+def _install_pivotal(spec: TrainSpec, model) -> PivotalTuner | None:
+    """Pivotal tuning's new tokens in every tokenizer and encoder (before the LoRA hooks in)."""
+    if spec.pivotal is None:
+        return None
+    return PivotalTuner.install(spec.pivotal, model.arch, model.tokenizers, model.text_encoders, spec.training.seed)
+
+
+def _start_pivotal(spec: TrainSpec, pivotal: PivotalTuner, text: TextConditioner, start_step: int) -> None:
+    if spec.resume:
+        pivotal.load_state(spec.resume)
+    pivotal.cache_text_after_freeze(text, allowed=not spec.network.train_text_encoder)
+    pivotal.start_at(start_step)
 
 
 def _optimizer_name(optimizer) -> str:

@@ -26,6 +26,7 @@ from .outputs import (
     step_state_dir,
 )
 from .optimizers import evaluation_weights, start_training
+from .pivotal import PivotalTuner
 from .state import TrainState, save_state
 from .validate import Validator
 
@@ -46,6 +47,7 @@ class Run:
     sample: Callable[[int, int, str], None] | None  # (epoch, step, "epoch"|"step"|"start")
     fingerprint: str
     validator: Validator | None = None  # the validation loss, when the spec has validation images
+    pivotal: PivotalTuner | None = None  # pivotal tuning's new token rows, when the spec has them
 
 
 def optimizer_steps(spec: TrainSpec) -> list[list[MicroBatch]]:
@@ -86,6 +88,8 @@ def _step(run: Run, group: list[MicroBatch], step: int) -> float:
         run.scaler.unscale_(run.optimizer)
     if run.spec.optimizer.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(params, run.spec.optimizer.max_grad_norm)
+    if run.pivotal:
+        run.pivotal.step(step, run.scaler)  # before the scaler's update
     if run.scaler:
         run.scaler.step(run.optimizer)
         run.scaler.update()
@@ -106,7 +110,9 @@ def _step(run: Run, group: list[MicroBatch], step: int) -> float:
 
 def _save_state(run: Run, folder_name: str, epoch: int, step: int) -> str:
     path = run.saver.path(folder_name)
-    save_state(path, run.network, run.optimizer, run.scheduler, run.scaler, TrainState(epoch, step, run.fingerprint))
+    extra = run.pivotal.save_state if run.pivotal else None
+    save_state(path, run.network, run.optimizer, run.scheduler, run.scaler, TrainState(epoch, step, run.fingerprint),
+               extra)
     run.saver.record_state(path, epoch, step)
     return path
 

@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -47,7 +48,9 @@ def restore_rng(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_state(folder: str, network, optimizer, scheduler, scaler, state: TrainState) -> str:
+def save_state(folder: str, network, optimizer, scheduler, scaler, state: TrainState,
+               extra: Callable[[str], None] | None = None) -> str:
+    """``extra(folder)`` writes more files into the folder before it is renamed into place."""
     parent = os.path.dirname(os.path.abspath(folder))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-state-", dir=parent)
@@ -61,6 +64,8 @@ def save_state(folder: str, network, optimizer, scheduler, scaler, state: TrainS
         torch.save(rng_states(), os.path.join(tmp, "rng.pt"))
         with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:
             json.dump(state.__dict__, f)
+        if extra is not None:
+            extra(tmp)
         _replace_dir(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

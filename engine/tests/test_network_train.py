@@ -132,3 +132,22 @@ def test_diffusers_loads_locon_and_dora_files(sd15, images, tmp_path, monkeypatc
     conv_layers = [n for n, _ in pipe.unet.named_modules() if n.endswith("resnets.0.conv1")]
     assert conv_layers and hasattr(pipe.unet.get_submodule(conv_layers[0]), "lora_A")  # 3x3 convs adapted
     assert (after - before).abs().max() > 1e-3
+
+
+def test_diffusers_does_not_load_sd15_loha_or_lokr_files(sd15, tmp_path):
+    """diffusers 0.42 converts kohya lora_down/lora_up (+ dora_scale) only; LoHa/LoKr for SD1.5 are refused.
+
+    If this starts failing, diffusers has learned them: extend the diffusers test above.
+    """
+    from diffusers import StableDiffusionPipeline
+
+    from danlu_engine.network import build_network, save_lora_file
+
+    pipe = StableDiffusionPipeline.from_pretrained(sd15, safety_checker=None)
+    for algo in ("loha", "lokr"):
+        network = build_network(pipe.unet, [], NetworkOptions(module="lycoris", algo=algo, dim=2, conv_dim=2,
+                                                              train_text_encoder=False))
+        path = str(tmp_path / f"{algo}.safetensors")
+        save_lora_file(path, network.kohya_state_dict(), "float", {"ss_network_module": "lycoris.kohya"})
+        with pytest.raises(ValueError, match="not been correctly renamed"):
+            pipe.load_lora_weights(path)

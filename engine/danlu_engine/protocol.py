@@ -23,6 +23,7 @@ ERROR_CODES = (
     "OPTIMIZER_UNAVAILABLE",
     "DEVICE_UNAVAILABLE",
     "RESUME_MISMATCH",
+    "BAD_LORA",
     "INTERNAL",
 )
 PHASES = ("load_model", "cache_latents", "cache_text", "train", "sample", "save")

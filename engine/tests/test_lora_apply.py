@@ -119,7 +119,7 @@ def test_sdxl_file_on_sd15_is_an_error(model, tmp_path):
     save_file({f"{name}.lora_down.weight": torch.zeros(2, 32), f"{name}.lora_up.weight": torch.zeros(32, 2)}, path)
     with pytest.raises(EngineError) as err:
         LoraApplier(model).apply(path, 1.0, 1.0)
-    assert err.value.code == "BAD_MODEL" and path in err.value.message and "sdxl" in err.value.message
+    assert err.value.code == "BAD_LORA" and path in err.value.message and "sdxl" in err.value.message
 
 
 def test_file_matching_nothing_is_an_error(model, tmp_path):
@@ -127,7 +127,7 @@ def test_file_matching_nothing_is_an_error(model, tmp_path):
     save_file({"lora_unet_nowhere.lora_down.weight": torch.zeros(2, 4), "lora_unet_nowhere.lora_up.weight": torch.zeros(4, 2)}, path)
     with pytest.raises(EngineError) as err:
         LoraApplier(model).apply(path, 1.0, 1.0)
-    assert err.value.code == "BAD_MODEL" and path in err.value.message and "none of its 1 modules" in err.value.message
+    assert err.value.code == "BAD_LORA" and path in err.value.message and "none of its 1 modules" in err.value.message
 
 
 def test_partly_matching_file_reports_the_rest(model, tmp_path):

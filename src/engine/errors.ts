@@ -62,6 +62,12 @@ const ENGINE_ERROR_HELP: Record<EngineErrorCode, { summary: string; hint: string
       "--resume continues the same run: the same model, network (dim, alpha, modules), optimizer and dataset " +
       "plan. Resume with the original settings, or start a new run without --resume.",
   },
+  BAD_LORA: {
+    summary: "A LoRA or embedding file does not fit the model",
+    hint:
+      "A LoRA (or LyCORIS file, or embedding) works only with the architecture it was trained on: SD1.x, SD2.x " +
+      "and SDXL are not interchangeable. `danlu lora info FILE` shows its base model; pick a matching checkpoint.",
+  },
   INTERNAL: {
     summary: "The engine failed unexpectedly",
     hint: "This is a bug: please report it with the engine's log.",

@@ -17,6 +17,7 @@ export const ENGINE_ERROR_CODES = [
   "OPTIMIZER_UNAVAILABLE",
   "DEVICE_UNAVAILABLE",
   "RESUME_MISMATCH",
+  "BAD_LORA",
   "INTERNAL",
 ] as const;
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];

@@ -26,23 +26,23 @@ def _read(path: str) -> dict[str, torch.Tensor]:
             return {"emb_params": next(iter(data["string_to_param"].values()))}
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}
-    raise EngineError("BAD_SPEC", f"embedding {path}: not a .safetensors or .pt embedding file")
+    raise EngineError("BAD_LORA", f"embedding {path}: not a .safetensors or .pt embedding file")
 
 
 def _vectors_per_encoder(path: str, tensors: dict[str, torch.Tensor], count: int) -> list[torch.Tensor]:
     if count == 2:
         if "clip_l" not in tensors or "clip_g" not in tensors:
-            raise EngineError("BAD_MODEL", f"embedding {path} has no clip_l/clip_g vectors: it is not for SDXL",
+            raise EngineError("BAD_LORA", f"embedding {path} has no clip_l/clip_g vectors: it is not for SDXL",
                               "use an embedding made for this model's architecture")
         return [tensors["clip_l"], tensors["clip_g"]]
     if "clip_l" in tensors or "clip_g" in tensors:
         if "clip_g" in tensors:
-            raise EngineError("BAD_MODEL", f"embedding {path} is for SDXL (clip_g) but the model is SD1/SD2",
+            raise EngineError("BAD_LORA", f"embedding {path} is for SDXL (clip_g) but the model is SD1/SD2",
                               "use an embedding made for this model's architecture")
         return [tensors["clip_l"]]
     values = list(tensors.values())
     if len(values) != 1:
-        raise EngineError("BAD_MODEL", f"embedding {path}: expected one tensor, found keys {sorted(tensors)}")
+        raise EngineError("BAD_LORA", f"embedding {path}: expected one tensor, found keys {sorted(tensors)}")
     return values
 
 
@@ -60,7 +60,7 @@ class Embeddings:
                 vec = vec.reshape(-1, vec.shape[-1])
                 table = encoder.get_input_embeddings()
                 if vec.shape[-1] != table.weight.shape[-1]:
-                    raise EngineError("BAD_MODEL", f"embedding {path}: vectors of size {vec.shape[-1]}, the model's "
+                    raise EngineError("BAD_LORA", f"embedding {path}: vectors of size {vec.shape[-1]}, the model's "
                                       f"text encoder has {table.weight.shape[-1]}: made for another architecture")
                 tok.add_tokens(tokens)
                 encoder.resize_token_embeddings(len(tok))

@@ -46,7 +46,7 @@ def _arch_hint(metadata: dict[str, str], groups: dict, model_arch: str, path: st
     elif any(name.startswith("lora_te_") for name in groups) and model_arch == "sdxl":
         file_arch = file_arch or "sd15/sd2"
     if file_arch and file_arch != model_arch and not (model_arch in ("sd15", "sd2") and file_arch == "sd15/sd2"):
-        raise EngineError("BAD_MODEL", f"LoRA {path} was made for {file_arch}, but the model is {model_arch}",
+        raise EngineError("BAD_LORA", f"LoRA {path} was made for {file_arch}, but the model is {model_arch}",
                           f"use a LoRA trained on a {model_arch} base model, or generate with a {file_arch} checkpoint")
 
 
@@ -60,7 +60,7 @@ def read_lora(path: str) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, 
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # noqa: BLE001 - any parse failure is the same user error
-        raise EngineError("BAD_MODEL", f"LoRA {path} is not a readable .safetensors file: {e}") from e
+        raise EngineError("BAD_LORA", f"LoRA {path} is not a readable .safetensors file: {e}") from e
     return _group(tensors), metadata
 
 
@@ -90,7 +90,7 @@ class LoraApplier:
             plan.append((name, target, kind, tensors))
         if not plan:
             sample = ", ".join(sorted(groups)[:3])
-            raise EngineError("BAD_MODEL", f"LoRA {path}: none of its {len(groups)} modules match the {self.model.arch} "
+            raise EngineError("BAD_LORA", f"LoRA {path}: none of its {len(groups)} modules match the {self.model.arch} "
                               f"model (e.g. {sample})", "is it a LoRA for this base model's architecture?")
         for name, target, kind, tensors in plan:
             weight = target.module.weight
@@ -98,7 +98,7 @@ class LoraApplier:
             try:
                 delta = module_delta(kind, tensors, base)
             except RuntimeError as e:  # shapes that do not fit: another architecture or a broken file
-                raise EngineError("BAD_MODEL", f"LoRA {path}: module {name} does not fit the model's weight "
+                raise EngineError("BAD_LORA", f"LoRA {path}: module {name} does not fit the model's weight "
                                   f"{tuple(weight.shape)} ({e})", "is it a LoRA for this base model's architecture?") from e
             self.originals.setdefault(target.module, weight.detach().clone())
             multiplier = unet_weight if target.part == "unet" else te_weight

@@ -27,6 +27,8 @@ const DATASET_KEYS: Record<string, string> = {
   max_bucket_reso: "max_bucket_reso",
   bucket_reso_steps: "bucket_reso_steps",
   bucket_no_upscale: "bucket_no_upscale",
+  validation_split: "validation_split",
+  validation_seed: "validation_seed",
 };
 // Subset keys danlu applies to the whole run: every subset must agree on them.
 const SHARED_SUBSET_KEYS = [
@@ -55,8 +57,6 @@ const UNSUPPORTED_UNLESS: Record<string, unknown> = {
   token_warmup_step: 0,
   cache_info: false,
   network_multiplier: 1,
-  validation_split: 0,
-  validation_seed: undefined,
   resize_interpolation: undefined,
   custom_attributes: undefined,
   metadata_file: undefined, // fine-tuning datasets (a JSON of captions)

@@ -62,6 +62,9 @@ const busy: TrainConfigLayer = {
   sample_every_n_steps: 25,
   sample_sampler: "euler_a",
   training_comment: 'a "quoted" comment',
+  validation_split: 0.2,
+  validation_seed: 5,
+  validate_every_n_steps: 10,
 };
 
 describe("--export-kohya round trip (--kohya-config reads the same settings back)", () => {
@@ -83,7 +86,7 @@ describe("--export-kohya round trip (--kohya-config reads the same settings back
   it("dataset subsets become a dataset_config file beside the config", async () => {
     const { train_data_dir: _unused, ...noDir } = required;
     const config = resolveTrainConfig(
-      [noDir, { train_batch_size: 3, shuffle_caption: true, keep_tokens: 1 }],
+      [noDir, { train_batch_size: 3, shuffle_caption: true, keep_tokens: 1, validation_split: 0.25 }],
       {
         subsetsGiven: true,
       },
@@ -112,6 +115,7 @@ describe("the written file", () => {
     expect(data.network_dim).toBe(8);
     expect(data.save_every_n_epochs).toBeUndefined(); // 0 would divide by zero in sd-scripts
     expect(data.danlu).toEqual({ trigger_word: "sks", device: "cpu" });
+    expect([data.validation_split, data.validation_seed, data.validate_every_n_steps]).toEqual([0.2, 5, 10]);
     expect(text).toMatch(/^# sd-scripts training config .* train_network\.py/);
   });
 

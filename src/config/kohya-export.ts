@@ -12,13 +12,17 @@ import { TRAIN_KEY_NAMES, type TrainConfig } from "./schema.ts";
  * its arguments and does nothing with names it does not know, danlu reads them back.
  */
 
-/** danlu settings that are not sd-scripts arguments. */
-export const DANLU_ONLY_KEYS = new Set([
+/** danlu settings that are not sd-scripts arguments (and every pivotal_* key: sd-scripts has no pivotal tuning). */
+const DANLU_ONLY_KEYS = new Set([
   "trigger_word",
   "device",
   "max_train_steps_per_image",
   "validation_data_dir",
 ]);
+
+export function isDanluOnlyKey(key: string): boolean {
+  return DANLU_ONLY_KEYS.has(key) || key.startsWith("pivotal_");
+}
 
 // Dataset-level keys of a dataset config ([[datasets]]) and the danlu keys they come from.
 const DATASET_LEVEL: Record<string, string> = {
@@ -29,6 +33,8 @@ const DATASET_LEVEL: Record<string, string> = {
   max_bucket_reso: "max_bucket_reso",
   bucket_reso_steps: "bucket_reso_steps",
   bucket_no_upscale: "bucket_no_upscale",
+  validation_split: "validation_split",
+  validation_seed: "validation_seed",
 };
 // Subset keys danlu applies to every folder: written once, in [general].
 const GENERAL_LEVEL = [
@@ -66,6 +72,7 @@ function leftOut(key: string, value: unknown): boolean {
     "save_every_n_steps",
     "sample_every_n_epochs",
     "sample_every_n_steps",
+    "validate_every_n_steps",
   ];
   if (offWhenZero.includes(key)) return value === 0;
   return value === "" && ["caption_prefix", "caption_suffix", "keep_tokens_separator"].includes(key);
@@ -96,8 +103,8 @@ function settingLines(config: TrainConfig, options: KohyaExportOptions): [string
   const danlu: string[] = [];
   for (const key of TRAIN_KEY_NAMES) {
     const value = values[key];
-    if (leftOut(key, value)) continue;
-    (DANLU_ONLY_KEYS.has(key) ? danlu : kohya).push(line(key, kohyaValue(key, value)));
+    if (leftOut(key, value) || (key.startsWith("pivotal_") && values.pivotal_tuning !== true)) continue;
+    (isDanluOnlyKey(key) ? danlu : kohya).push(line(key, kohyaValue(key, value)));
   }
   return [kohya, danlu];
 }

@@ -47,10 +47,19 @@ export const FACE_SDXL: PresetDefinition = {
     wish(
       [
         [
-          s("pivotal_tuning", true, "guide 004: pivotal tuning beat training the text encoder"),
-          s("token_abstraction", "TOK", "guide 004: captions say TOK; it becomes new tokens <s0><s1>"),
-          s("num_new_tokens_per_abstraction", 2, "guide 004: 2 new tokens per trigger"),
-          s("train_text_encoder_ti_frac", 0.5, "guide 004: the new tokens train for the first half"),
+          s(
+            "pivotal_tuning",
+            true,
+            "guide 004: pivotal tuning (new tokens <s0><s1>) beat training the text encoder",
+          ),
+          s("pivotal_num_tokens", 2, "guide 004: 2 new tokens per trigger word"),
+          s("pivotal_fraction", 0.5, "guide 004: the new tokens train for the first half, then freeze"),
+          s("pivotal_lr", 3e-4, "guide 004: 3e-4, cog-sdxl's text lr for pivotal tuning"),
+          s(
+            "network_train_unet_only",
+            true,
+            "guide 004: with pivotal tuning the text encoders' weights stay as they are",
+          ),
         ],
       ],
       "guide 004 prefers pivotal tuning (new tokens <s0><s1>); danlu lacks it yet, so the text encoder LoRA trains",
@@ -75,5 +84,9 @@ export const FACE_SDXL: PresetDefinition = {
       text: "real portrait photos as reg_data_dir (100-150) kept the likeness; generated ones hurt (guide 004)",
     },
     { topic: "captions", text: "a caption per photo beats one instance prompt for all (guide 004)" },
+    {
+      topic: "trigger",
+      text: "name the person with one word in every caption and pass it as --trigger-word (or pivotal_token): pivotal tuning puts <s0><s1> in its place (guide 004)",
+    },
   ],
 };

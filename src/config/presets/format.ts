@@ -28,13 +28,25 @@ export function formatPreset(name: string): string {
   const topicWidth = Math.max(...preset.advice.map((advice) => advice.topic.length));
   for (const advice of preset.advice)
     lines.push(`  ${`${advice.topic}:`.padEnd(topicWidth + 1)} ${advice.text}`);
-  const cited = Object.entries(GUIDES).filter(([id]) => lines.some((line) => line.includes(id)));
-  lines.push("", "guides:", ...cited.map(([id, title]) => `  ${id as GuideId}: ${title}`));
+  const cited = citedGuides(lines.join("\n"));
+  lines.push("", "guides:", ...cited.map(([id, title]) => `  ${id}: ${title}`));
   lines.push(
     "",
     `use: danlu train --preset ${preset.name} --pretrained-model-name-or-path M --train-data-dir D --output-dir O`,
   );
   return lines.join("\n");
+}
+
+/** The guides a text cites: "guide 001", "guides 000 and 003", "guides 000-002" (a range counts whole). */
+export function citedGuides(text: string): [GuideId, string][] {
+  const ids = new Set<string>();
+  for (const [mention] of text.matchAll(/\bguides? \d{3}(?:(?:, | and |-)\d{3})*/g)) {
+    const numbers = [...mention.matchAll(/\d{3}/g)].map(([n]) => Number(n));
+    const ranged = mention.includes("-") ? numbers.slice(0, 1) : numbers;
+    if (mention.includes("-")) for (let n = numbers[0] ?? 0; n <= (numbers.at(-1) ?? 0); n++) ranged.push(n);
+    for (const n of ranged) ids.add(String(n).padStart(3, "0"));
+  }
+  return (Object.entries(GUIDES) as [GuideId, string][]).filter(([id]) => ids.has(id));
 }
 
 /** `danlu presets list`: one line per preset. */

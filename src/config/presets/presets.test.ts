@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { checkKeyValue } from "../check-value.ts";
 import { resolveTrainConfig } from "../resolve.ts";
 import type { TrainConfigLayer } from "../schema.ts";
-import { formatPreset, formatPresetList } from "./format.ts";
+import { citedGuides, formatPreset, formatPresetList } from "./format.ts";
 import {
   findPreset,
   presetLayer,
@@ -79,6 +79,14 @@ describe("presets", () => {
     expect(text).toMatch(/network_dim\s+= 128\s+guide 000: dim 128/);
     expect(text).toContain("000: 'Miaoya");
     expect(formatPresetList()).toMatch(/face-sdxl\s+one person's face on SDXL/);
+    expect(formatPreset("face-sdxl")).not.toMatch(/^ {2}000:/m); // "0.0003" is not a citation
+  });
+
+  it("finds the guides a text cites, ranges included", () => {
+    const ids = (text: string) => citedGuides(text).map(([id]) => id);
+    expect(ids("guide 004: lr 0.0003")).toEqual(["004"]);
+    expect(ids("guides 000 and 003; guides 001, 002")).toEqual(["000", "001", "002", "003"]);
+    expect(ids("guides 000-002")).toEqual(["000", "001", "002"]);
   });
 });
 

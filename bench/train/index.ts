@@ -5,6 +5,7 @@
  * LoRA rank, trained through danlu's real pipeline (prepareRun, runTraining, the Python engine).
  *
  *   npx tsx bench/train/index.ts --arch sd15 --resolution 64 --batch 2 --rank 8 --steps 20 [--device cpu|cuda]
+ *       [--network-module networks.lora|lycoris.kohya] [--network-args "algo=loha conv_dim=8"]
  *       [--real-arch] [--precision no|bf16|fp16] [--threads N] [--rounds N] [--kohya SD_SCRIPTS_DIR --kohya-python PY]
  *
  * --real-arch trains the full-size SD1.5 architecture with random weights (bench/train/real_arch.py)
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     resolution: { type: "string", default: "64" },
     batch: { type: "string", default: "2" },
     rank: { type: "string", default: "8" },
+    "network-module": { type: "string", default: "networks.lora" },
+    "network-args": { type: "string", default: "" }, // space-separated key=value, e.g. "algo=loha conv_dim=8"
     steps: { type: "string", default: "20" },
     device: { type: "string", default: "cpu" },
     precision: { type: "string", default: "no" },
@@ -102,10 +105,12 @@ async function main(): Promise<void> {
     threads,
     model,
     trainDataDir,
+    networkModule: values["network-module"] ?? "networks.lora",
+    networkArgs: (values["network-args"] ?? "").split(/\s+/).filter(Boolean),
   };
   const archName = `${arch}${values["real-arch"] ? " (real architecture, random weights)" : " (make-tiny)"}`;
   console.log(
-    `settings: ${archName}, ${resolution} px, batch ${batch}, rank ${rank}, ${steps} steps, ${device}, mixed_precision ${precision}, torch threads ${threads ?? "default"}`,
+    `settings: ${archName}, ${resolution} px, batch ${batch}, rank ${rank}, ${steps} steps, ${device}, mixed_precision ${precision}, torch threads ${threads ?? "default"}, ${settings.networkModule} [${settings.networkArgs.join(" ")}]`,
   );
   console.log(`model: ${model}\ndata: ${trainDataDir}`);
   const tokenizerCache = join(work, "kohya-tokenizers");

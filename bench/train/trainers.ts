@@ -23,6 +23,9 @@ export interface BenchSettings {
   threads: number | null;
   model: string;
   trainDataDir: string;
+  /** network_module and network_args, the same for both trainers (lycoris.kohya needs LyCORIS in sd-scripts' venv). */
+  networkModule: string;
+  networkArgs: string[];
 }
 
 /** Settings both trainers get beyond the ones above (sd-scripts' defaults where danlu's differ). */
@@ -55,6 +58,8 @@ export function danluConfig(settings: BenchSettings, outputDir: string): Record<
     enable_bucket: false, // sd-scripts' default; the images are already the training size
     network_dim: settings.rank,
     network_alpha: settings.rank,
+    network_module: settings.networkModule,
+    network_args: settings.networkArgs,
     learning_rate: COMMON.learningRate,
     optimizer_type: "AdamW",
     lr_scheduler: "constant",
@@ -114,7 +119,7 @@ export function kohyaArgs(settings: BenchSettings, outputDir: string, tokenizerC
     output_name: "bench",
     caption_extension: COMMON.captionExtension,
     resolution: `${settings.resolution},${settings.resolution}`,
-    network_module: "networks.lora",
+    network_module: settings.networkModule,
     network_dim: settings.rank,
     network_alpha: settings.rank,
     learning_rate: COMMON.learningRate,
@@ -133,9 +138,10 @@ export function kohyaArgs(settings: BenchSettings, outputDir: string, tokenizerC
     max_data_loader_n_workers: 0,
     tokenizer_cache_dir: tokenizerCache,
   };
-  return Object.entries(flags).flatMap(([key, value]) =>
+  const args = Object.entries(flags).flatMap(([key, value]) =>
     value === null ? [`--${key}`] : [`--${key}`, String(value)],
   );
+  return settings.networkArgs.length ? [...args, "--network_args", ...settings.networkArgs] : args;
 }
 
 const KOHYA_PREFIX = "DANLU_BENCH ";

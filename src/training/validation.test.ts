@@ -5,6 +5,7 @@ import { describe, expect, test } from "vitest";
 import type { KohyaSubset } from "../dataset/kohya/index.ts";
 import { DEFAULT_CAPTION_OPTIONS } from "./captions.ts";
 import { buildPlan, type PlanOptions } from "./plan.ts";
+import { ProgressRenderer } from "./progress.ts";
 import { ValidationHistory } from "./validation-history.ts";
 import { splitValidation, validationTimesteps } from "./validation.ts";
 
@@ -111,5 +112,22 @@ describe("ValidationHistory (val_loss.csv)", () => {
     expect(readFileSync(path, "utf8")).toBe("step,epoch,val_loss,images\n0,0,0.5,3\n2,1,0.5,3\n4,2,0.5,3\n");
     new ValidationHistory(path, { resumeAfterStep: 2 }).close();
     expect(readFileSync(path, "utf8")).toBe("step,epoch,val_loss,images\n0,0,0.5,3\n2,1,0.5,3\n");
+  });
+});
+
+describe("the progress line", () => {
+  test("shows the latest validation loss after the training loss", () => {
+    let written = "";
+    const renderer = new ProgressRenderer({ stream: { write: (text: string) => (written += text) } });
+    const progress = {
+      event: "progress" as const,
+      ...{ step: 1, total_steps: 10, epoch: 1, loss: 0.2, lr: 1e-4, it_per_s: 1, images_per_s: 2 },
+      ...{ memory_mb: null, elapsed_s: 1 },
+    };
+    renderer.update(progress);
+    expect(written).not.toContain("val");
+    renderer.update({ event: "validation", step: 1, epoch: 1, loss: 0.1234, images: 2 });
+    renderer.update({ ...progress, step: 10 });
+    expect(written).toMatch(/step 10\/10 \| loss [\d.]+ \| val 0\.1234 \| lr/);
   });
 });

@@ -96,4 +96,6 @@ class Validator:
                 extra = {"text_embeds": pooled, "time_ids": lo.time_ids[[entry.image] * n]}
             pred = lo.unet(noisy, self.t, hidden, added_cond_kwargs=extra).sample
         weights = torch.ones(n, device=lo.device)
-        return float(lo._reduce(pred.float(), target, self.t, weights))  # step.py's loss, as in training
+        size = tuple(pred.shape[-2:])
+        mask = lo.masks.batch([entry.image] * n, [False] * n, size, lo.device) if lo.masks else None  # masked_loss
+        return float(lo._reduce(pred.float(), target, self.t, weights, mask))  # step.py's loss, as in training

@@ -79,3 +79,16 @@ def test_every_noise_and_loss_option_trains_a_v_prediction_model(sd15, images, t
                       model={"path": sd15, "arch": None, "v_prediction": True, "vae_path": None})
     assert len(with_options) == 1 and math.isfinite(with_options[0])
     assert with_options != losses(run_in_process(plain, monkeypatch))
+
+
+def test_cosine_with_restarts_resumed_past_a_restart_keeps_the_lr_curve(sd15, images, tmp_path, monkeypatch):
+    spec = make_spec(sd15, str(tmp_path / "straight"), images, epochs=2, batch=1,
+                     scheduler={"type": "cosine_with_restarts", "warmup_steps": 0, "num_cycles": 2, "power": 1.0})
+    straight = progress(run_in_process(spec, monkeypatch))
+    spec["output"]["dir"] = str(tmp_path / "cut")
+    cut = run_in_process(spec, monkeypatch, cancel_after=3)  # steps 1-2: cycle 1; 3-4: cycle 2
+    resumed = progress(run_in_process({**spec, "resume": cut[-1]["state_dir"]}, monkeypatch))
+    lrs = [e["lr"] for e in straight]
+    assert [e["lr"] for e in progress(cut) + resumed] == pytest.approx(lrs)
+    assert [e["loss"] for e in resumed] == pytest.approx([e["loss"] for e in straight[3:]], abs=1e-6)
+    assert lrs[1] > lrs[0] and min(lrs[:-1]) > 0  # the restart after step 2, no zero before the end

@@ -137,6 +137,15 @@ def test_bake_matches_the_lora_applied_at_runtime_and_extract_recovers_it(tmp_pa
         torch.testing.assert_close(found.modules[name].delta(), f.delta() * 0.8, atol=2e-5, rtol=1e-3)
 
 
+def test_a_diffusers_layout_file_is_refused_by_name(tmp_path):
+    from safetensors.torch import save_file
+
+    path = str(tmp_path / "peft.safetensors")
+    save_file({"unet.down_blocks.0.attentions.0.proj_in.lora_A.weight": torch.zeros(2, 4)}, path)
+    with pytest.raises(EngineError, match="danlu lora convert"):
+        read_lora(path)
+
+
 def test_bake_refuses_a_lora_for_another_model(tmp_path, tiny_file):
     modules = build_tiny_modules("sdxl", 0)
     torch.manual_seed(0)

@@ -55,6 +55,10 @@ def read_lora(path: str) -> LoraFile:
     with safe_open(path, "pt") as f:
         metadata = dict(f.metadata() or {})
         tensors = {key: f.get_tensor(key) for key in f.keys()}
+    foreign = next((k for k in tensors if not k.startswith(("lora_unet_", "lora_te"))), None)
+    if foreign is not None:
+        raise EngineError("BAD_MODEL", f"{path}: {foreign} is not a kohya LoRA key; rewrite the file with "
+                          "`danlu lora convert FILE OUT --to kohya` first")
     names = sorted({key.split(".", 1)[0] for key in tensors})
     modules: dict[str, Factors] = {}
     dtype = torch.float32

@@ -141,3 +141,15 @@ def test_partly_matching_file_reports_the_rest(model, tmp_path):
     report = applier.apply(path, 1.0, 1.0)
     applier.restore()
     assert report.matched == 1 and report.unmatched == ["lora_unet_nowhere"]
+
+
+def test_locon_conv_delta(model, tmp_path):
+    name = kohya_names(model, "lora_unet_", "resnets_0_conv1")[0]
+    module = LoraApplier(model).targets[name].module
+    out_dim, in_dim, kh, kw = module.weight.shape
+    assert (kh, kw) == (3, 3)
+    g = torch.Generator().manual_seed(4)
+    down, up = torch.randn(2, in_dim, kh, kw, generator=g), torch.randn(out_dim, 2, 1, 1, generator=g)
+    t = {"lora_down.weight": down, "lora_up.weight": up, "alpha": torch.tensor(1.0)}
+    expected = torch.einsum("or,rikl->oikl", up[:, :, 0, 0], down) * 0.5  # a 3x3 down, a 1x1 up, alpha/rank
+    torch.testing.assert_close(module_delta("lora", t, module.weight.float()), expected)

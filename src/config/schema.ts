@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { KeyDef } from "./key-kinds.ts";
+import { CLASS_IMAGE_KEYS } from "./class-image-keys.ts";
 import { NETWORK_KEYS } from "./network-keys.ts";
 import { PIVOTAL_KEYS } from "./pivotal-keys.ts";
 import {
@@ -55,6 +56,7 @@ export const TRAIN_KEYS = {
   bucket_reso_steps: int(64, "bucket sides are multiples of this (64; SDXL allows 32)", { min: 8 }),
   bucket_no_upscale: bool(false, "no predefined buckets: small images are cropped, never enlarged"),
   prior_loss_weight: num(1.0, "loss weight of regularization images", { min: 0 }),
+  ...CLASS_IMAGE_KEYS, // class_images_target, class_prompt, ... (class-image-keys.ts)
   // validation
   validation_split: num(0, "fraction of the training images held out for a validation loss (0: none)", {
     min: 0,

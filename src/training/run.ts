@@ -9,6 +9,7 @@ import { DanluError } from "../errors.ts";
 import { loadSamplePrompts, SD_SCRIPTS_SAMPLE_DEFAULTS } from "../sampling/index.ts";
 import { detectArch } from "./arch.ts";
 import { DEFAULT_CAPTION_OPTIONS, type CaptionOptions } from "./captions.ts";
+import { addClassImages } from "./class-images.ts";
 import { LossHistory, TrainLog } from "./history.ts";
 import { datasetMetadata } from "./metadata.ts";
 import { buildPlan, type TrainPlan } from "./plan.ts";
@@ -48,7 +49,8 @@ export async function prepareRun(
   options: { subsets?: readonly DatasetSubset[] } = {},
 ): Promise<PreparedRun> {
   const arch = await detectArch(config);
-  const dataset = await readDataset(config, options.subsets ?? []);
+  // generated class images (class_images_target) join the regularization images before the plan
+  const dataset = await addClassImages(config, arch, await readDataset(config, options.subsets ?? []));
   const [width, height] = config.resolution;
   const plan = buildPlan(dataset, {
     arch,

@@ -16,7 +16,7 @@ import { buildPlan, type TrainPlan } from "./plan.ts";
 import { formatPlan } from "./plan-report.ts";
 import { buildTrainSpec } from "./spec-builder.ts";
 import { ValidationHistory } from "./validation-history.ts";
-import { heldOutCount, type ValidationOptions } from "./validation.ts";
+import { formatValidation, heldOutCount, type ValidationOptions } from "./validation.ts";
 
 export interface PreparedRun {
   arch: Arch;
@@ -75,7 +75,8 @@ export async function prepareRun(
     saveEveryNSteps: config.save_every_n_steps,
     outputName: config.output_name,
   });
-  return { arch, dataset, plan, report };
+  const validation = formatValidation(plan.validation.length, config);
+  return { arch, dataset, plan, report: validation ? `${report}\n${validation}` : report };
 }
 
 /** The validation set's source: validation_data_dir's images, or validation_split of the training images. */

@@ -7,7 +7,7 @@ import { DEFAULT_CAPTION_OPTIONS } from "./captions.ts";
 import { buildPlan, type PlanOptions } from "./plan.ts";
 import { ProgressRenderer } from "./progress.ts";
 import { ValidationHistory } from "./validation-history.ts";
-import { splitValidation, validationTimesteps } from "./validation.ts";
+import { formatValidation, splitValidation, validationTimesteps } from "./validation.ts";
 
 function subset(name: string, count: number, isReg = false): KohyaSubset {
   return {
@@ -59,6 +59,14 @@ describe("splitValidation", () => {
     const { train, held } = splitValidation([alice], { split: 0, seed: 0, folder });
     expect(train).toEqual([alice]);
     expect(held.map((h) => h.image.path)).toEqual(folder[0]?.images.map((image) => image.path));
+  });
+
+  test("the plan report says where the validation images come from and when the loss is measured", () => {
+    const config = { validation_split: 0.2, validation_data_dir: null, validate_every_n_steps: 50 };
+    expect(formatValidation(0, config)).toBe("");
+    expect(formatValidation(3, config)).toMatch(
+      /3 image\(s\), held out .*validation_split 0\.2\)\n.*every 50 steps/,
+    );
   });
 
   test("timesteps spread evenly over the schedule", () => {

@@ -109,3 +109,21 @@ export function validationEntries(
   }));
   return { images, entries };
 }
+
+/** The plan report's validation paragraph, or "" when the run does not validate. */
+export function formatValidation(
+  images: number,
+  config: { validation_split: number; validation_data_dir?: string | null; validate_every_n_steps: number },
+): string {
+  if (images === 0) return "";
+  const source = config.validation_data_dir
+    ? `the images of validation_data_dir '${config.validation_data_dir}'`
+    : `held out of the training images (validation_split ${config.validation_split})`;
+  const every = config.validate_every_n_steps > 0 ? `, every ${config.validate_every_n_steps} steps` : "";
+  return [
+    "",
+    "Validation",
+    `  ${images} image(s), ${source}`,
+    `  loss at ${VALIDATION_TIMESTEP_COUNT} fixed timesteps with fixed noise: before training${every} and at each epoch end (logs/.../val_loss.csv)`,
+  ].join("\n");
+}

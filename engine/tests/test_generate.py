@@ -102,3 +102,14 @@ def test_lora_weight_zero_is_the_base_image_and_jobs_do_not_leak(model, tmp_path
     text = Image.open(tmp_path / "out" / "w1-3.png").text["parameters"]
     assert text.endswith(f'Clip skip: 1, Lora hashes: "style: {lora_short_hash(lora)}"')
     assert gen.reports[lora]["matched"] > 0 and json.dumps(gen.reports[lora])
+
+
+def test_dpmpp_sde_image_depends_on_its_seed_only(model, tmp_path):
+    sde = {"sampler": "DPM++ SDE Karras", "negative": {"text": "", "sections": [[]]}}
+    jobs = [_job(**sde, file_prefix="pair", seed=5, batch_size=2), _job(**sde, file_prefix="alone", seed=6)]
+    raw = {"version": 1, "model": {"path": model.source_path, "arch": None, "v_prediction": None, "vae_path": None},
+           "device": "cpu", "precision": "no", "embeddings": [], "output": {"dir": str(tmp_path)}, "jobs": jobs}
+    Generator(parse_generate_spec(raw), torch.device("cpu"), torch.float32, 0.0).run()
+    second_of_pair = Image.open(tmp_path / "pair-6.png").tobytes()
+    assert second_of_pair == Image.open(tmp_path / "alone-6.png").tobytes()
+    assert second_of_pair != Image.open(tmp_path / "pair-5.png").tobytes()

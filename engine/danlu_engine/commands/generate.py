@@ -92,7 +92,7 @@ class Generator:
 
     @torch.no_grad()
     def _job(self, index: int, job: GenJob) -> None:
-        from ..generate.pipelines import build_pipeline, load_init_image
+        from ..generate.pipelines import load_init_image
 
         sampler = find_sampler(job.sampler, f"jobs[{index}].sampler")
         try:
@@ -101,18 +101,28 @@ class Generator:
             embeds = {k: v.to(self.dtype) for k, v in embeds.items()}
             init = load_init_image(job.init_image, job.width, job.height) if job.init_image else None
             for batch in range(job.batch_count):
-                if cancel.requested():  # SIGTERM/SIGINT: stop between batches; written images stay
-                    raise cancel.Cancelled(None, len(self.images))
                 seeds = [job.seed + batch * job.batch_size + i for i in range(job.batch_size)]
-                pipe = build_pipeline(self.model, make_scheduler(sampler, self.model.noise_scheduler, seeds[0]), init is not None)
-                generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-                extra = {"image": init, "strength": job.strength} if init is not None else {"width": job.width, "height": job.height}
-                images = pipe(**embeds, **extra, num_inference_steps=job.steps, guidance_scale=job.cfg,
-                              num_images_per_prompt=job.batch_size, generator=generators).images
-                for image, seed in zip(images, seeds):
-                    self._save(index, job, image, seed, sampler.name, hashes)
+                # DPM++ SDE's Brownian-tree noise has one seed per call: draw its images one at a time so
+                # an image depends on its own seed only, as with every other sampler
+                groups = [[s] for s in seeds] if sampler.scheduler == "DPMSolverSDEScheduler" else [seeds]
+                for group in groups:
+                    if cancel.requested():  # SIGTERM/SIGINT: stop between batches; written images stay
+                        raise cancel.Cancelled(None, len(self.images))
+                    self._draw(index, job, sampler, embeds, init, group, hashes)
         finally:
             self.loras.restore()
+
+    def _draw(self, index: int, job: GenJob, sampler, embeds: dict, init, seeds: list[int], hashes: dict[str, str]) -> None:
+        from ..generate.pipelines import build_pipeline
+
+        scheduler = make_scheduler(sampler, self.model.noise_scheduler, seeds[0])
+        pipe = build_pipeline(self.model, scheduler, init is not None)
+        generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        size = {"image": init, "strength": job.strength} if init is not None else {"width": job.width, "height": job.height}
+        images = pipe(**embeds, **size, num_inference_steps=job.steps, guidance_scale=job.cfg,
+                      num_images_per_prompt=len(seeds), generator=generators).images
+        for image, seed in zip(images, seeds):
+            self._save(index, job, image, seed, sampler.name, hashes)
 
     def _save(self, index: int, job: GenJob, image, seed: int, sampler_name: str, hashes: dict[str, str]) -> None:
         from ..generate.png import parameters_text, save_png

@@ -1,0 +1,21 @@
+"""The sampler names `danlu gen` offers (src/generate/samplers.ts) are exactly the engine's, and each
+maps to a diffusers scheduler class that exists."""
+from __future__ import annotations
+
+import os
+import re
+
+import diffusers
+
+from danlu_engine.generate.samplers import A1111_SAMPLERS
+
+TS_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "src", "generate", "samplers.ts")
+
+
+def test_typescript_and_engine_list_the_same_samplers():
+    with open(TS_FILE, encoding="utf-8") as f:
+        block = f.read().split("A1111_SAMPLERS = [", 1)[1].split("]", 1)[0]
+    names = re.findall(r'"([^"]+)"', block)
+    assert names == [s.name for s in A1111_SAMPLERS.values()]
+    for sampler in A1111_SAMPLERS.values():
+        assert hasattr(diffusers, sampler.scheduler), sampler.scheduler

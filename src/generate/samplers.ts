@@ -6,6 +6,7 @@ export const A1111_SAMPLERS = [
   "DPM++ 2M SDE Karras",
   "DPM++ SDE",
   "DPM++ SDE Karras",
+  "DPM++ 2S a",
   "Euler",
   "Euler a",
   "Heun",

@@ -26,6 +26,7 @@ _LIST = [
     # the k-diffusion DPM++ SDE port; its Brownian tree noise comes from torchsde
     A1111Sampler("DPM++ SDE", "DPMSolverSDEScheduler", {}, "torchsde"),
     A1111Sampler("DPM++ SDE Karras", "DPMSolverSDEScheduler", _K, "torchsde"),
+    # diffusers has no ancestral single-step solver: the nearest (sd-scripts' "dpmsingle" is the same)
     A1111Sampler("DPM++ 2S a", "DPMSolverSinglestepScheduler", _PP),
     A1111Sampler("Euler", "EulerDiscreteScheduler", {}),
     A1111Sampler("Euler a", "EulerAncestralDiscreteScheduler", {}),

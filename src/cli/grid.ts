@@ -81,6 +81,11 @@ export function registerGrid(program: Command): void {
       onPlan: (cells) => (progress.total = cells),
       onEvent: (event) => progress.event(event),
     });
+    if (result.black.length > 0) {
+      process.stderr.write(
+        `warning: ${result.black.length} of ${result.plan.cells.length} images came out black (the model produced NaN values), e.g. ${result.black[0]}\n`,
+      );
+    }
     if (flags.json) {
       const cells = result.plan.cells.map((cell) => ({
         ...cell,

@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EngineEvent } from "../engine/protocol.ts";
 import { driftOf, isBlack } from "./drift.ts";
@@ -9,7 +9,7 @@ import { baseSettings, chooseAxes, loraLookup, samplePresets } from "./grid.ts";
 import { jobFor, planGrid, type CellSettings, type GridPlan } from "./grid-plan.ts";
 import { renderGrids } from "./grid-render.ts";
 import { identityScores, trainingFaces } from "./identity.ts";
-import { lossByEpoch, readLossCsv } from "./loss.ts";
+import { lossByEpoch, parseValLossCsv, readLossCsv, withValidation, type ValRow } from "./loss.ts";
 import { recommendEpoch, type EpochScores } from "./recommend.ts";
 import { writeReport, type EvalFindings } from "./report.ts";
 import { readRunFolder, triggerOf, type RunFolder } from "./run-folder.ts";
@@ -112,7 +112,8 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     `run ${run.name}`,
   );
 
-  const scores = await scoreEpochs(run, evalJobs, images, reference);
+  const valRows = run.valLossCsv ? parseValLossCsv(readFileSync(run.valLossCsv, "utf8"), run.valLossCsv) : [];
+  const scores = await scoreEpochs(run, evalJobs, images, reference, valRows);
   const recommendation = recommendEpoch(scores, { weakModel: weakModelNote(run, base, model.path) });
   const black = await blackImages(images);
   if (black.length > 0) {
@@ -129,6 +130,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     scores,
     recommendation,
     lossRows: run.lossCsv ? readLossCsv(run.lossCsv) : [],
+    valRows,
     grids,
     examples: examplesByEpoch(run, evalJobs, plan, images),
   };
@@ -140,8 +142,9 @@ async function scoreEpochs(
   evalJobs: EvalJobs,
   images: Map<string, string[]>,
   reference: Float32Array[],
+  valRows: ValRow[],
 ): Promise<EpochScores[]> {
-  const losses = run.lossCsv ? lossByEpoch(readLossCsv(run.lossCsv)) : [];
+  const losses = withValidation(run.lossCsv ? lossByEpoch(readLossCsv(run.lossCsv)) : [], valRows);
   const embedder = reference.length > 0 ? await loadFaceEmbedder() : null;
   const filesOf = (prefixes: string[] | undefined) => (prefixes ?? []).flatMap((p) => images.get(p) ?? []);
   const baseDrift = filesOf(evalJobs.drift.get(0));

@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
+import { isBlack } from "./drift.ts";
 import { checkDistinctAxes, parseAxis, type Axis } from "./axes.ts";
 import { generateJobs, gridPrompt, nextNumberedDir, type EngineChoices } from "./generate-cells.ts";
 import { jobFor, planGrid, settingsFromSample, type CellSettings, type GridPlan } from "./grid-plan.ts";
@@ -39,6 +40,8 @@ export interface GridResult {
   plan: GridPlan;
   /** Each cell's image, by its file prefix. */
   images: Map<string, string[]>;
+  /** Cell images that came out all black (the model produced NaN values). */
+  black: string[];
 }
 
 /** The weights a run folder given alone is compared at. */
@@ -154,5 +157,7 @@ export async function runGrid(options: GridOptions): Promise<GridResult> {
   );
   const heading = run ? `run ${run.name}` : basename(lora ?? "");
   const grids = await renderGrids(plan, dir, (cell) => images.get(cell.prefix)?.[0] ?? null, heading);
-  return { dir, grids, plan, images };
+  const black: string[] = [];
+  for (const path of [...images.values()].flat()) if (await isBlack(path)) black.push(path);
+  return { dir, grids, plan, images, black };
 }

@@ -72,6 +72,37 @@ export function lossByEpoch(rows: readonly LossRow[]): EpochLoss[] {
     });
 }
 
+/** One row of logs/{name}/val_loss.csv (`step,epoch,val_loss,images`; step 0 is the untrained baseline). */
+export interface ValRow {
+  step: number;
+  epoch: number;
+  valLoss: number;
+}
+
+/** Parses val_loss.csv text, as the training run writes it (src/training/validation-history.ts). */
+export function parseValLossCsv(text: string, where: string): ValRow[] {
+  const [header = "", ...lines] = text.trim().split("\n");
+  const columns = header.split(",").map((c) => c.trim());
+  const [step, epoch, val] = [columns.indexOf("step"), columns.indexOf("epoch"), columns.indexOf("val_loss")];
+  if (step < 0 || epoch < 0 || val < 0) {
+    throw new DanluError(`${where} is not a danlu validation history (header '${header}').`, {
+      code: "BAD_HISTORY",
+    });
+  }
+  return lines
+    .map((line) => line.split(",").map(Number))
+    .map((cells) => ({ step: cells[step] ?? NaN, epoch: cells[epoch] ?? NaN, valLoss: cells[val] ?? NaN }))
+    .filter((row) => Number.isFinite(row.step) && Number.isFinite(row.valLoss));
+}
+
+/** The per-epoch summary with each epoch's last validation loss from val_loss.csv filled in. */
+export function withValidation(epochs: readonly EpochLoss[], val: readonly ValRow[]): EpochLoss[] {
+  return epochs.map((e) => ({
+    ...e,
+    valLoss: val.filter((row) => row.epoch === e.epoch).at(-1)?.valLoss ?? e.valLoss,
+  }));
+}
+
 /** A moving average over `window` steps (the raw per-step loss is too noisy to read). */
 export function smooth(values: readonly number[], window: number): number[] {
   return values.map((_, i) => {

@@ -7,7 +7,7 @@ import { lineChart } from "./charts.ts";
 import { imageDistance, isBlack } from "./drift.ts";
 import { mentions, NEUTRAL_PROMPTS, planEvalJobs } from "./eval-plan.ts";
 import type { IdentityScores } from "./identity.ts";
-import { lossByEpoch, parseLossCsv } from "./loss.ts";
+import { lossByEpoch, parseLossCsv, parseValLossCsv, withValidation } from "./loss.ts";
 import { DRIFT_LIMIT, recommendEpoch, type EpochScores } from "./recommend.ts";
 import { reportHtml, reportMarkdown } from "./report.ts";
 import type { RunFolder } from "./run-folder.ts";
@@ -87,6 +87,8 @@ describe("loss history, drift and eval jobs", () => {
     );
     expect(lossByEpoch(withVal)[0]?.valLoss).toBe(0.15);
     expect(() => parseLossCsv("a,b\n1,2\n", "f.csv")).toThrow(/f.csv is not a danlu loss history/);
+    const val = parseValLossCsv("step,epoch,val_loss,images\n0,0,0.5,3\n2,1,0.4,3\n3,2,0.45,3\n", "v");
+    expect(withValidation(lossByEpoch(rows), val).map((e) => e.valLoss)).toEqual([0.4, 0.45]);
   });
 
   it("measures pixel drift from 0 (same image) to 1 (black vs white) and spots black images", async () => {
@@ -169,6 +171,7 @@ describe("report", () => {
       scores,
       recommendation: recommendEpoch(scores, { weakModel: null }),
       lossRows: parseLossCsv("step,epoch,loss,lr,it_per_s\n1,1,0.2,1e-4,1\n2,2,0.1,1e-4,1\n", "x"),
+      valRows: parseValLossCsv("step,epoch,val_loss,images\n0,0,0.3,3\n1,1,0.25,3\n2,2,0.2,3\n", "v"),
       grids: [image],
       examples: new Map([[1, image]]),
     };
@@ -182,6 +185,7 @@ describe("report", () => {
     expect(html).not.toMatch(/src="(?!data:)/); // self-contained
     expect(html.match(/<svg /g)).toHaveLength(2); // loss and lr charts
     expect(html).toContain("training loss");
+    expect(html).toContain(">val loss</text>"); // the validation series in the loss chart
   });
 
   it("charts are valid SVG with a point per value", () => {

@@ -2,7 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { lineChart } from "./charts.ts";
 import { escapeXml } from "./draw.ts";
-import { smooth, type LossRow } from "./loss.ts";
+import { smooth, type LossRow, type ValRow } from "./loss.ts";
 import { DRIFT_LIMIT, type EpochScores, type Recommendation } from "./recommend.ts";
 
 /** What `danlu eval` found, as the report shows it. */
@@ -17,6 +17,8 @@ export interface EvalFindings {
   scores: EpochScores[];
   recommendation: Recommendation;
   lossRows: LossRow[];
+  /** logs/{name}/val_loss.csv rows (empty when the run kept no validation loss). */
+  valRows: ValRow[];
   /** Grid PNGs (epochs x weights on the sample prompts). */
   grids: string[];
   /** One example image per epoch (the LoRA at weight 1 on a trigger prompt), for the table. */
@@ -101,7 +103,10 @@ function charts(f: EvalFindings): string[] {
       points: steps.map((s, i) => [s, smoothed[i] ?? NaN] as const),
     },
   ];
-  const withVal = f.lossRows.filter((r) => r.valLoss !== null);
+  const withVal = [
+    ...f.lossRows.filter((r) => r.valLoss !== null),
+    ...f.valRows.map((r) => ({ step: r.step, valLoss: r.valLoss })),
+  ].sort((a, b) => a.step - b.step);
   if (withVal.length > 0) {
     lossSeries.push({
       name: "val loss",

@@ -27,6 +27,8 @@ export interface RunFolder {
   epochs: { epoch: number; path: string }[];
   /** logs/{name}/loss.csv when the run kept one. */
   lossCsv: string | null;
+  /** logs/{name}/val_loss.csv when the run kept a validation loss. */
+  valLossCsv: string | null;
 }
 
 const EPOCH_FILE = /^(.+)-(\d{6})\.safetensors$/;
@@ -60,12 +62,14 @@ export function readRunFolder(dir: string, name?: string): RunFolder {
   }
   const spec = parsed.data;
   const lossCsv = join(logs, chosen, "loss.csv");
+  const valLossCsv = join(logs, chosen, "val_loss.csv");
   return {
     dir: root,
     name: chosen,
     spec,
     epochs: savedEpochs(root, chosen, spec.training.epochs),
     lossCsv: existsSync(lossCsv) ? lossCsv : null,
+    valLossCsv: existsSync(valLossCsv) ? valLossCsv : null,
   };
 }
 

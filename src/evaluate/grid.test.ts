@@ -10,6 +10,7 @@ import { labelsSvg } from "./draw.ts";
 import { GAP, layoutGrid, wrapText } from "./geometry.ts";
 import { planGrid, type CellSettings } from "./grid-plan.ts";
 import { cellDisplaySize, renderGrids } from "./grid-render.ts";
+import { baseSettings } from "./grid.ts";
 
 const saved = { saved: [1, 2, 3] };
 
@@ -100,6 +101,26 @@ describe("grid plan and geometry", () => {
       epoch: 2,
       weight: 0.6,
     });
+  });
+
+  it("starts from the run's first sample prompt; --prompt and other flags override it", () => {
+    const engine = { target: "run", clipSkip: 1, device: "cpu", precision: "no" } as const;
+    const presets = new Map([
+      ["dln, a photo", { ...base, prompt: "dln, a photo", negative: "blurry", width: 64 }],
+    ]);
+    expect(baseSettings(engine, presets)).toMatchObject({
+      prompt: "dln, a photo",
+      negative: "blurry",
+      width: 64,
+    });
+    expect(baseSettings({ ...engine, prompt: "dln smiling", seed: 9 }, presets)).toMatchObject({
+      prompt: "dln smiling",
+      negative: "",
+      seed: 9,
+      width: 64,
+    });
+    expect(baseSettings({ ...engine, y: "prompt=a|b" }, new Map())).toMatchObject({ prompt: "", width: 512 });
+    expect(() => baseSettings(engine, new Map())).toThrow(/no prompt for the grid/);
   });
 
   it("wraps long labels into at most three lines", () => {

@@ -54,25 +54,29 @@ export function samplePresets(run: RunFolder | null): Map<string, CellSettings> 
 
 export function baseSettings(options: GridOptions, presets: Map<string, CellSettings>): CellSettings {
   const first = [...presets.values()][0];
-  const prompt = options.prompt ?? first?.prompt;
+  const promptAxis = [options.x, options.y, options.z].some((axis) => /^\s*prompts?\s*=/i.test(axis ?? ""));
+  const prompt = options.prompt ?? first?.prompt ?? (promptAxis ? "" : undefined);
   if (prompt === undefined) {
     throw new DanluError("no prompt for the grid: the run has no sample prompts.", {
       code: "NO_PROMPT",
       hint: "give --prompt TEXT (or a prompt axis: --y 'prompt=a photo of dln|dln smiling')",
     });
   }
-  const from = (options.prompt === undefined ? first : undefined) ?? {
-    epoch: null,
-    weight: 1,
-    prompt,
-    negative: "",
-    seed: 1,
-    sampler: "Euler a",
-    cfg: 7,
-    steps: 20,
-    width: 512,
-    height: 512,
-  };
+  // a --prompt of one's own keeps the run's first sample settings (size, steps, sampler) but not its negative
+  const from = first
+    ? { ...first, negative: options.prompt === undefined ? first.negative : "" }
+    : {
+        epoch: null,
+        weight: 1,
+        prompt,
+        negative: "",
+        seed: 1,
+        sampler: "Euler a",
+        cfg: 7,
+        steps: 20,
+        width: 512,
+        height: 512,
+      };
   return {
     ...from,
     prompt,

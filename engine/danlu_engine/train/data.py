@@ -60,8 +60,25 @@ def load_alpha_mask(image: ImageSpec) -> torch.Tensor | None:
     return torch.from_numpy(np.asarray(alpha, dtype=np.float32) / 255.0)
 
 
-def sdxl_time_ids(image: ImageSpec) -> tuple[int, int, int, int, int, int]:
-    """SDXL's size conditioning: original (h, w), crop top-left (top, left), target (h, w)."""
-    left, top = image.crop
-    w, h = image.bucket
-    return (image.height, image.width, top, left, h, w)
+def sdxl_time_ids(image: ImageSpec, flipped: bool = False) -> tuple[int, int, int, int, int, int]:
+    """SDXL's size conditioning as sd-scripts computes it (library/train_util.py, read for the facts):
+    original (h, w) = the file's size before resizing; target (h, w) = the bucket; crop top-left = where
+    the whole image would sit if scaled to fit inside the bucket (Stability AI's preprocessing), not the
+    centre crop actually taken. A flipped image's left is measured from the bucket's right edge."""
+    bucket_w, bucket_h = image.bucket
+    left, top, right = _fitted_offsets(image.bucket, (image.width, image.height))
+    if flipped:
+        left = bucket_w - right
+    return (image.height, image.width, int(top), int(left), bucket_h, bucket_w)
+
+
+def _fitted_offsets(bucket: tuple[int, int], size: tuple[int, int]) -> tuple[float, float, float]:
+    """(left, top, right) in pixels of an image of ``size`` scaled to fit inside ``bucket``, centred."""
+    bucket_ratio, image_ratio = bucket[0] / bucket[1], size[0] / size[1]
+    if bucket_ratio > image_ratio:  # the bucket is wider: the heights match
+        fitted_w, fitted_h = bucket[1] * image_ratio, bucket[1]
+    else:
+        fitted_w, fitted_h = bucket[0], bucket[0] / image_ratio
+    left = (bucket[0] - fitted_w) // 2
+    top = (bucket[1] - fitted_h) // 2
+    return left, top, left + fitted_w

@@ -77,6 +77,9 @@ class MicroBatchLoss:
         self.masks = MaskSource(images) if self.options.masked_loss else None
         self.weights = torch.tensor([im.loss_weight for im in images], dtype=torch.float32).to(device)
         self.time_ids = torch.tensor([sdxl_time_ids(im) for im in images], dtype=torch.float32).to(device)
+        # a flipped image's crop left is measured from the right (data.sdxl_time_ids)
+        self.flipped_time_ids = torch.tensor([sdxl_time_ids(im, True) for im in images],
+                                             dtype=torch.float32).to(device)
 
     def autocast(self):
         if not self.precision.autocast:
@@ -103,12 +106,15 @@ class MicroBatchLoss:
         index_tensor = torch.tensor(batch.images).to(self.device, non_blocking=True)
         with self.autocast():
             hidden, pooled = self.text(batch.captions)
-            extra = {"text_embeds": pooled, "time_ids": self.time_ids[index_tensor]} if self.is_sdxl else None
+            extra = {"text_embeds": pooled, "time_ids": self._time_ids(batch.images, flips)} if self.is_sdxl else None
             if self.device.type == "cuda":
                 noisy = noisy.contiguous(memory_format=torch.channels_last)
             pred = self.unet(noisy, t, hidden, added_cond_kwargs=extra).sample
         mask = self.masks.batch(batch.images, flips, tuple(pred.shape[-2:]), self.device) if self.masks else None
         return self._reduce(pred.float(), target, t, self.weights[index_tensor], mask)
+
+    def _time_ids(self, indices: list[int], flips: list[bool]) -> torch.Tensor:
+        return torch.stack([(self.flipped_time_ids if f else self.time_ids)[i] for i, f in zip(indices, flips)])
 
     def _noise_and_timesteps(self, latents: torch.Tensor, host: torch.Generator, dev: torch.Generator):
         o = self.options

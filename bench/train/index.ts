@@ -20,7 +20,7 @@ import { availableParallelism, cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { measureRun, type RunFigures, type RunSpec } from "./measure.ts";
-import { phaseLine, ratios, ratioTable, runRow, runTable, RUN_HEADER } from "./report.ts";
+import { phaseLine, ratios, ratioTable, runRow, runTable, RUN_HEADER, type Ratios } from "./report.ts";
 import { ensureDataset, ensureModel, type BenchArch } from "./setup.ts";
 import { danluRun, ensureKohyaTokenizer, kohyaRun, type BenchSettings, type KohyaSetup } from "./trainers.ts";
 
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
 
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const runs: RunFigures[] = [];
-  const pairs = [];
+  const pairs: Ratios[] = [];
   console.log(RUN_HEADER);
   const measure = async (spec: RunSpec): Promise<RunFigures> => {
     const figures = await measureRun(spec);

@@ -3,9 +3,10 @@
  * measured the same way: the parent timestamps the start, the `ready` marker (after the heavy imports)
  * and the first step as their lines arrive; step-to-step intervals come from the child's own clock; peak
  * resident memory is the kernel's high-water mark (VmHWM in /proc/PID/status) of the process that holds
- * the model, polled until it exits.
+ * the model, polled until it exits. CPU seconds per step (user + system time of that process between the
+ * first and the last step, /proc/PID/stat) hardly depend on what else the machine runs, unlike steps/s.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
@@ -39,6 +40,8 @@ export interface RunFigures {
   firstStepFromReadyS: number;
   /** Steady state: steps 2..N over the child's clock (the first step carries one-off warm-up costs). */
   stepsPerS: number;
+  /** CPU time (user + system, all threads) of the training process per step, steps 2..N; null if unread. */
+  cpuSPerStep: number | null;
   imagesPerS: number;
   peakRssMb: number | null;
   peakGpuMb: number | null;
@@ -47,6 +50,19 @@ export interface RunFigures {
 }
 
 const POLL_MS = 200;
+/** Kernel clock ticks per second, the unit of /proc/PID/stat times (100 on Linux unless configured). */
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+/** User + system CPU seconds the process has used so far, or null when it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields 3.. (the name may hold spaces)
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime: fields 14 and 15
+  } catch {
+    return null;
+  }
+}
 
 /** The process's peak resident set in MiB so far, or null when it is gone. */
 export function peakRssMb(pid: number): number | null {
@@ -61,7 +77,7 @@ export function peakRssMb(pid: number): number | null {
 interface Observed {
   readyAt: number | null;
   pid: number | null;
-  steps: { step: number; t: number; at: number; memoryMb: number | null }[];
+  steps: { step: number; t: number; at: number; memoryMb: number | null; cpuS: number | null }[];
   phases: { name: string; atS: number }[];
   peakRss: number | null;
 }
@@ -70,7 +86,12 @@ function observe(observed: Observed, marker: Marker, now: number): void {
   if (marker.kind === "ready") [observed.readyAt, observed.pid] = [now, marker.pid];
   else if (marker.kind === "phase") observed.phases.push({ name: marker.name, atS: now });
   else if (marker.kind === "peak_rss") observed.peakRss = Math.max(observed.peakRss ?? 0, marker.mb);
-  else observed.steps.push({ ...marker, at: now });
+  else
+    observed.steps.push({
+      ...marker,
+      at: now,
+      cpuS: observed.pid === null ? null : cpuSeconds(observed.pid),
+    });
 }
 
 function sampleRss(observed: Observed): void {
@@ -120,6 +141,8 @@ function figures(spec: RunSpec, observed: Observed, wallS: number): RunFigures {
     );
   }
   const stepsPerS = (steps.length - 1) / (last.t - first.t);
+  const cpuSPerStep =
+    first.cpuS !== null && last.cpuS !== null ? (last.cpuS - first.cpuS) / (steps.length - 1) : null;
   const gpu = steps.map((s) => s.memoryMb).filter((m): m is number => m !== null);
   return {
     trainer: spec.trainer,
@@ -128,6 +151,7 @@ function figures(spec: RunSpec, observed: Observed, wallS: number): RunFigures {
     firstStepFromStartS: first.at,
     firstStepFromReadyS: first.at - readyAt,
     stepsPerS,
+    cpuSPerStep,
     imagesPerS: stepsPerS * spec.batch,
     peakRssMb: observed.peakRss,
     peakGpuMb: gpu.length ? Math.max(...gpu) : null,

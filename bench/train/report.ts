@@ -4,14 +4,23 @@ import type { RunFigures } from "./measure.ts";
 const fixed = (value: number | null, digits: number): string =>
   value === null ? "-" : value.toFixed(digits);
 
-export const RUN_HEADER =
-  "| run | trainer | steps | steps/s | images/s | first step from start (s) | from ready (s) | peak RSS (MiB) | peak GPU (MiB) | wall (s) |";
+const RUN_COLUMNS: [string, (run: RunFigures) => string][] = [
+  ["trainer", (run) => run.trainer],
+  ["steps", (run) => String(run.steps)],
+  ["steps/s", (run) => fixed(run.stepsPerS, 3)],
+  ["images/s", (run) => fixed(run.imagesPerS, 3)],
+  ["CPU s/step", (run) => fixed(run.cpuSPerStep, 2)],
+  ["first step from start (s)", (run) => fixed(run.firstStepFromStartS, 1)],
+  ["from ready (s)", (run) => fixed(run.firstStepFromReadyS, 1)],
+  ["peak RSS (MiB)", (run) => fixed(run.peakRssMb, 0)],
+  ["peak GPU (MiB)", (run) => fixed(run.peakGpuMb, 0)],
+  ["wall (s)", (run) => fixed(run.wallS, 1)],
+];
+
+export const RUN_HEADER = `| run | ${RUN_COLUMNS.map(([name]) => name).join(" | ")} |`;
 
 export function runRow(index: number, run: RunFigures): string {
-  return `| ${index} | ${run.trainer} | ${run.steps} | ${fixed(run.stepsPerS, 3)} | ${fixed(run.imagesPerS, 3)} | ${fixed(
-    run.firstStepFromStartS,
-    1,
-  )} | ${fixed(run.firstStepFromReadyS, 1)} | ${fixed(run.peakRssMb, 0)} | ${fixed(run.peakGpuMb, 0)} | ${fixed(run.wallS, 1)} |`;
+  return `| ${index} | ${RUN_COLUMNS.map(([, cell]) => cell(run)).join(" | ")} |`;
 }
 
 export function runTable(runs: RunFigures[]): string {
@@ -19,7 +28,7 @@ export function runTable(runs: RunFigures[]): string {
   return [RUN_HEADER, rule, ...runs.map((run, i) => runRow(i + 1, run))].join("\n");
 }
 
-/** When the engine's phases began, relative to the first step (where the time to first step goes). */
+/** When the engine's phases began (seconds from process start): where the time to first step goes. */
 export function phaseLine(run: RunFigures): string | null {
   if (!run.phases.length) return null;
   const firsts = run.phases.filter((phase, i) => run.phases.findIndex((p) => p.name === phase.name) === i);
@@ -27,43 +36,48 @@ export function phaseLine(run: RunFigures): string | null {
   return `${run.trainer} phases: ${parts.join(", ")}; first step done at ${run.firstStepFromStartS.toFixed(1)} s`;
 }
 
-export interface Ratios {
-  stepsPerS: number;
-  firstStepFromStart: number;
-  firstStepFromReady: number;
-  peakRss: number | null;
-}
+/** danlu / kohya for one (danlu, kohya) pair measured back to back (null where a figure is missing). */
+export type Ratios = Record<(typeof RATIO_COLUMNS)[number][0], number | null>;
 
-/** danlu / kohya for one (danlu, kohya) pair measured back to back. */
+const RATIO_COLUMNS = [
+  ["steps/s", (run: RunFigures) => run.stepsPerS],
+  ["CPU s/step", (run: RunFigures) => run.cpuSPerStep],
+  ["first step from start", (run: RunFigures) => run.firstStepFromStartS],
+  ["first step from ready", (run: RunFigures) => run.firstStepFromReadyS],
+  ["peak RSS", (run: RunFigures) => run.peakRssMb],
+] as const;
+
 export function ratios(danlu: RunFigures, kohya: RunFigures): Ratios {
-  return {
-    stepsPerS: danlu.stepsPerS / kohya.stepsPerS,
-    firstStepFromStart: danlu.firstStepFromStartS / kohya.firstStepFromStartS,
-    firstStepFromReady: danlu.firstStepFromReadyS / kohya.firstStepFromReadyS,
-    peakRss: danlu.peakRssMb !== null && kohya.peakRssMb !== null ? danlu.peakRssMb / kohya.peakRssMb : null,
-  };
+  const entries = RATIO_COLUMNS.map(([name, figure]) => {
+    const [a, b] = [figure(danlu), figure(kohya)];
+    return [name, a !== null && b !== null && b !== 0 ? a / b : null] as const;
+  });
+  return Object.fromEntries(entries) as Ratios;
 }
 
-function median(values: number[]): number {
+function median(values: number[]): number | null {
+  if (!values.length) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+  return sorted.length % 2 ? (sorted[mid] ?? null) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 export function ratioTable(pairs: Ratios[]): string {
-  const row = (label: string, r: Ratios): string =>
-    `| ${label} | ${fixed(r.stepsPerS, 2)} | ${fixed(r.firstStepFromStart, 2)} | ${fixed(r.firstStepFromReady, 2)} | ${fixed(r.peakRss, 2)} |`;
-  const rss = pairs.map((p) => p.peakRss).filter((v): v is number => v !== null);
-  const middle: Ratios = {
-    stepsPerS: median(pairs.map((p) => p.stepsPerS)),
-    firstStepFromStart: median(pairs.map((p) => p.firstStepFromStart)),
-    firstStepFromReady: median(pairs.map((p) => p.firstStepFromReady)),
-    peakRss: rss.length ? median(rss) : null,
-  };
+  const names = RATIO_COLUMNS.map(([name]) => name);
+  const row = (label: string, cells: (number | null)[]): string =>
+    `| ${label} | ${cells.map((cell) => fixed(cell, 2)).join(" | ")} |`;
+  const medians = names.map((name) =>
+    median(pairs.map((p) => p[name]).filter((v): v is number => v !== null)),
+  );
   return [
-    "| danlu / kohya | steps/s | first step from start | first step from ready | peak RSS |",
-    "| --- | --- | --- | --- | --- |",
-    ...pairs.map((pair, i) => row(`round ${i + 1}`, pair)),
-    row("median", middle),
+    `| danlu / kohya | ${names.join(" | ")} |`,
+    `| --- | ${names.map(() => "---").join(" | ")} |`,
+    ...pairs.map((pair, i) =>
+      row(
+        `round ${i + 1}`,
+        names.map((name) => pair[name]),
+      ),
+    ),
+    row("median", medians),
   ].join("\n");
 }

@@ -83,9 +83,16 @@ def chunk_ids(tokenizer, chunk: Chunk) -> list[int]:
 
 
 def _weighted(states: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    mean = states.mean()
-    states = states * weights.reshape(1, -1, 1).to(states.dtype)
-    return states * (mean / states.mean())
+    if bool((weights == 1).all()):
+        return states  # nothing to weight: skip the rescale (and its division by a mean that may be ~0)
+    mean = states.float().mean()
+    weighted = states * weights.reshape(1, -1, 1).to(states.dtype)
+    new_mean = weighted.float().mean()
+    # A1111 restores the unweighted mean; a mean of about 0 (seen on tiny random models) would turn the
+    # ratio into inf/NaN and the image black, so then the weighted states are kept as they are.
+    if not torch.isfinite(mean / new_mean) or new_mean.abs() < 1e-6 * max(float(mean.abs()), 1e-12):
+        return weighted
+    return weighted * (mean / new_mean).to(states.dtype)
 
 
 class PromptEncoder:

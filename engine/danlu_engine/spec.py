@@ -73,6 +73,9 @@ class OptimizerSpec:
     # optimizer_args given (checked per optimizer in TypeScript; train/optimizers.py). Required in a spec
     # file like every key; the default is for code that builds an OptimizerSpec directly.
     args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # SDXL's second text encoder (lora_te2_*); None or == text_encoder_lr: one text group. Required in a
+    # spec file too; the default is for code that builds an OptimizerSpec directly.
+    text_encoder_lr2: Optional[float] = None
 
 
 @dataclass(frozen=True)

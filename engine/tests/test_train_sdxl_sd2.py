@@ -105,3 +105,28 @@ def images_sd2(tmp_path):
     model = str(tmp_path / "tiny-sd2")
     make_tiny("sd2", model, False, 0)
     return model, write_images(str(tmp_path / "img"), 2)
+
+
+def test_sdxl_second_text_encoder_gets_its_own_lr(tmp_path, monkeypatch):
+    model = str(tmp_path / "tiny-sdxl.safetensors")
+    make_tiny("sdxl", model, True, 0)
+    from test_train_support import write_images
+
+    paths = write_images(str(tmp_path / "img"), 2)
+    spec = make_spec(model, str(tmp_path / "out"), paths, epochs=1, batch=2, network={"train_text_encoder": True},
+                     optimizer={"text_encoder_lr": 2e-4, "text_encoder_lr2": 1e-4})
+    groups: list[dict] = []
+    build = train_command.build_optimizer
+
+    def recording(options, param_groups, device):
+        groups.extend({"name": g["name"], "lr": g["lr"], "n": len(g["params"])} for g in param_groups)
+        return build(options, param_groups, device)
+
+    monkeypatch.setattr(train_command, "build_optimizer", recording)
+    events = run_in_process(spec, monkeypatch)
+    assert events[-1]["event"] == "done"
+    by_name = {g["name"]: g for g in groups}
+    assert by_name["text_encoder"]["lr"] == 2e-4 and by_name["text_encoder_2"]["lr"] == 1e-4
+    assert by_name["text_encoder"]["n"] > 0 and by_name["text_encoder_2"]["n"] > 0
+    with safe_open(str(tmp_path / "out" / "tiny.safetensors"), "pt") as f:
+        assert f.metadata()["ss_text_encoder_lr"] == "[0.0002, 0.0001]"

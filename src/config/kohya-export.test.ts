@@ -78,6 +78,13 @@ describe("--export-kohya round trip (--kohya-config reads the same settings back
     expect((await roundTrip(config)).back).toEqual(config);
   });
 
+  it("SDXL's two text encoder rates as sd-scripts' one list (--text_encoder_lr TE1 TE2)", async () => {
+    const config = resolveTrainConfig([required, { text_encoder_lr: 2e-5, text_encoder_lr2: 1e-5 }]);
+    const { back, written } = await roundTrip(config);
+    expect(back).toEqual(config);
+    expect(parse(readFileSync(written[0] ?? "", "utf8")).text_encoder_lr).toEqual([2e-5, 1e-5]);
+  });
+
   it.each(PRESET_NAMES)("preset %s", async (name) => {
     const config = resolveTrainConfig([required, presetLayer(name)]);
     expect((await roundTrip(config)).back).toEqual(config);

@@ -93,6 +93,11 @@ function settingLines(config: TrainConfig, options: KohyaExportOptions): [string
   const values: Record<string, unknown> = { ...config };
   if (options.arch === "sd2") values.v2 = true;
   if (options.arch === "sdxl") values.sdxl = true;
+  if (config.text_encoder_lr2 != null) {
+    // sd-scripts takes both rates in one argument: --text_encoder_lr TE1 TE2
+    values.text_encoder_lr = [config.text_encoder_lr ?? config.learning_rate, config.text_encoder_lr2];
+    values.text_encoder_lr2 = null;
+  }
   if (config.max_train_steps_per_image != null && options.totalSteps)
     values.max_train_steps = options.totalSteps;
   if (options.subsets?.length) {

@@ -116,7 +116,7 @@ describe("loadKohyaConfig", () => {
   it("refuses settings danlu cannot honour, naming each with its line", async () => {
     const path = await toml(
       "lycoris.toml",
-      'network_module = "networks.oft"\nnetwork_args = ["bogus=4"]\noptimizer_type = "SGDNesterov"\ntext_encoder_lr = [1e-5, 2e-5]\n',
+      'network_module = "networks.oft"\nnetwork_args = ["bogus=4"]\noptimizer_type = "SGDNesterov"\ntext_encoder_lr = [1e-5, 2e-5, 3e-5]\n',
     );
     const error = await loadKohyaConfig(path).then(
       () => undefined,
@@ -130,7 +130,7 @@ describe("loadKohyaConfig", () => {
       `${path} line 2: network_args must be list of "key=value" (got ["bogus=4"]): network_args "bogus=4": unknown arg bogus`,
     );
     expect(error?.message).toContain(`${path} line 3: optimizer_type must be AdamW | AdamW8bit | Lion`);
-    expect(error?.message).toContain(`${path} line 4: text_encoder_lr [0.00001,0.00002]`);
+    expect(error?.message).toContain(`${path} line 4: text_encoder_lr [0.00001,0.00002,0.00003]`);
   });
 
   it("returns the dataset_config path", async () => {

@@ -79,14 +79,17 @@ function translate(key: string, value: unknown): Outcome {
   return { set: { [key]: value } };
 }
 
-/** sd-scripts takes one value, or one per text encoder (SDXL); danlu trains both at one rate. */
+/** sd-scripts takes one value, or one per text encoder (SDXL: TE1 TE2 -> text_encoder_lr, text_encoder_lr2). */
 function textEncoderLr(value: unknown): Outcome {
   if (!Array.isArray(value)) return { set: { text_encoder_lr: value } };
   if (value.length === 0) return { skip: true };
-  if (value.some((v) => v !== value[0])) {
-    return { error: `text_encoder_lr ${JSON.stringify(value)}: danlu uses one rate for both text encoders` };
+  if (value.length > 2) {
+    return {
+      error: `text_encoder_lr ${JSON.stringify(value)}: one value, or two (one per SDXL text encoder)`,
+    };
   }
-  return { set: { text_encoder_lr: value[0] } };
+  if (value.length === 1) return { set: { text_encoder_lr: value[0] } };
+  return { set: { text_encoder_lr: value[0], text_encoder_lr2: value[1] } };
 }
 
 /**

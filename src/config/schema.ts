@@ -108,6 +108,11 @@ export const TRAIN_KEYS = {
   text_encoder_lr: optionalNum("text encoder learning rate (unset: learning_rate; guides use about half)", {
     min: 0,
   }),
+  text_encoder_lr2: optionalNum(
+    "SDXL: the second text encoder's (OpenCLIP bigG, lora_te2_*) learning rate (unset: text_encoder_lr); " +
+      "sd-scripts' --text_encoder_lr TE1 TE2",
+    { min: 0 },
+  ),
   ...METHOD_KEYS, // optimizer_type, lr_scheduler, noise and loss options (method-keys.ts)
   optimizer_args: optimizerArgsKey,
   max_grad_norm: num(1.0, "clip the gradient norm to this (0: no clipping)", { min: 0 }),

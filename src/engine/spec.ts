@@ -106,6 +106,7 @@ export const trainSpec = z.strictObject({
     type: z.enum(OPTIMIZER_TYPES),
     unet_lr: z.number().nonnegative(),
     text_encoder_lr: z.number().nonnegative(),
+    text_encoder_lr2: z.number().nonnegative(), // SDXL's second text encoder (== text_encoder_lr unless set)
     // weight_decay, betas, eps: what AdamW and AdamW8bit use (danlu's defaults unless optimizer_args say)
     weight_decay: z.number().nonnegative(),
     betas: z.tuple([z.number(), z.number()]),

@@ -6,7 +6,8 @@ import {
 } from "../config/index.ts";
 import { adafactorRelativeStep } from "../config/method-checks.ts";
 import { adafactorScheduleLr } from "../config/method-keys.ts";
-import type { TrainSpec } from "../engine/spec.ts";
+import type { Arch, TrainSpec } from "../engine/spec.ts";
+import { DanluError } from "../errors.ts";
 
 /**
  * The optimizer, schedule and loss parts of the train spec. sd-scripts' rules carried over: Adafactor
@@ -14,22 +15,30 @@ import type { TrainSpec } from "../engine/spec.ts";
  * initial lr is the number after `adafactor:` or learning_rate.
  */
 
-export function optimizerSpec(config: TrainConfig): TrainSpec["optimizer"] {
+export function optimizerSpec(config: TrainConfig, arch: Arch = "sdxl"): TrainSpec["optimizer"] {
+  if (config.text_encoder_lr2 != null && arch !== "sdxl") {
+    throw new DanluError(`text_encoder_lr2 is set, but this model (${arch}) has one text encoder`, {
+      hint: "remove text_encoder_lr2 (it is SDXL's second encoder's rate); text_encoder_lr sets the one encoder's",
+    });
+  }
   const type = config.optimizer_type;
   const adam = type === "AdamW" || type === "AdamW8bit";
   const settings = adam ? parseOptimizerArgs(config.optimizer_args) : OPTIMIZER_DEFAULTS;
   let unetLr = config.unet_lr ?? config.learning_rate;
   let textLr = config.text_encoder_lr ?? config.learning_rate;
+  let textLr2 = config.text_encoder_lr2 ?? textLr;
   if (adafactorRelativeStep(config)) {
     // The relative step ignores both lrs; the spec carries the initial lr the progress line shows.
     const initial = adafactorScheduleLr(config.lr_scheduler) ?? config.learning_rate;
     unetLr = initial;
     textLr = initial;
+    textLr2 = initial;
   }
   return {
     type,
     unet_lr: unetLr,
     text_encoder_lr: textLr,
+    text_encoder_lr2: textLr2,
     weight_decay: settings.weight_decay,
     betas: [settings.betas[0], settings.betas[1]],
     eps: settings.eps,

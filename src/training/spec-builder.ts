@@ -42,7 +42,7 @@ export function buildTrainSpec(
       metadata: context.metadata,
     },
     network: networkSpec(config, context.arch),
-    optimizer: optimizerSpec(config),
+    optimizer: optimizerSpec(config, context.arch),
     scheduler: {
       type: schedulerType(config),
       warmup_steps: warmupSteps(config.lr_warmup_steps, plan.totalSteps),

@@ -158,7 +158,8 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     loss_of = MicroBatchLoss(spec.images, latents, text, model.unet, schedule, device, precision,
                              spec.training.seed, spec.training.noise_offset, model.arch == "sdxl", spec.loss)
     optimizer = build_optimizer(spec.optimizer, network.param_groups(spec.optimizer.unet_lr,
-                                                                     spec.optimizer.text_encoder_lr), device)
+                                                                     spec.optimizer.text_encoder_lr,
+                                                                     spec.optimizer.text_encoder_lr2), device)
     scheduler = build_scheduler(spec.scheduler, optimizer, spec.training.total_steps, spec.optimizer)
     scaler = torch.amp.GradScaler(device.type) if precision.loss_scaling else None
     fingerprint = _fingerprint(spec, model.arch)

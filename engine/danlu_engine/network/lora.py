@@ -144,11 +144,21 @@ class LoRANetwork(nn.Module):
                     raise KeyError(f"{key} has shape {tuple(value.shape)}, expected {tuple(mine[key].shape)}")
                 mine[key].copy_(value)
 
-    def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:
-        """UNet first: progress events report the first group's lr, and the UNet's is the one people watch."""
+    def param_groups(self, unet_lr: float, text_encoder_lr: float, text_encoder_lr2: float | None = None) -> list[dict]:
+        """UNet first: progress events report the first group's lr, and the UNet's is the one people watch.
+        SDXL's second encoder (lora_te2_*) gets its own group only when its lr differs (sd-scripts'
+        --text_encoder_lr TE1 TE2), so states saved with one text group still resume."""
         groups = []
         if self.unet_loras:
             groups.append({"params": list(self.unet_loras.parameters()), "lr": unet_lr, "name": "unet"})
-        if self.text_loras:
-            groups.append({"params": list(self.text_loras.parameters()), "lr": text_encoder_lr, "name": "text_encoder"})
+        second = [a for a in self.text_loras.values() if a.lora_name.startswith("lora_te2_")]
+        if text_encoder_lr2 is None or text_encoder_lr2 == text_encoder_lr or not second:
+            second = []
+        first = [a for a in self.text_loras.values() if a not in second]
+        if first:
+            params = [p for a in first for p in a.parameters()]
+            groups.append({"params": params, "lr": text_encoder_lr, "name": "text_encoder"})
+        if second:
+            params = [p for a in second for p in a.parameters()]
+            groups.append({"params": params, "lr": text_encoder_lr2, "name": "text_encoder_2"})
         return groups

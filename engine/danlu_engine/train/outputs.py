@@ -70,7 +70,9 @@ def training_metadata(spec: TrainSpec, facts: ModelFacts, optimizer_name: str) -
         "ss_network_alpha": str(n.alpha),
         "ss_learning_rate": str(o.unet_lr),
         "ss_unet_lr": str(o.unet_lr),
-        "ss_text_encoder_lr": str(o.text_encoder_lr),
+        # two rates as sd-scripts prints --text_encoder_lr TE1 TE2 (a Python list)
+        "ss_text_encoder_lr": str(o.text_encoder_lr if o.text_encoder_lr2 in (None, o.text_encoder_lr)
+                                  else [o.text_encoder_lr, o.text_encoder_lr2]),
         "ss_optimizer": optimizer_name + optimizer_args_text(o),
         "ss_max_grad_norm": str(o.max_grad_norm),
         "ss_lr_scheduler": spec.scheduler.type,

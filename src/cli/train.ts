@@ -97,7 +97,10 @@ async function loadLayers(flags: TrainFlags): Promise<{ config: TrainConfig; sub
 
 async function trainAction(flags: TrainFlags): Promise<void> {
   const { config, subsets } = await loadLayers(flags);
-  const prepared = await prepareRun(config, { subsets });
+  const prepared = await prepareRun(config, {
+    subsets,
+    dryRun: Boolean(flags.dryRun || flags.exportKohya),
+  });
   const warnings = [...prepared.dataset.warnings, ...prepared.plan.warnings];
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stderr.write(`${prepared.report}\n`);

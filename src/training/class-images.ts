@@ -156,6 +156,8 @@ export async function addClassImages(
   arch: Arch,
   dataset: KohyaDataset,
   generate: Generate = (spec) => runGenerate(spec, () => {}),
+  /** Plan with the images that would be generated, without generating them (--dry-run, --export-kohya). */
+  dryRun = false,
 ): Promise<KohyaDataset> {
   if (config.class_images_target === 0) return dataset;
   const have = dataset.subsets.filter((s) => s.isReg).reduce((sum, s) => sum + s.images.length, 0);
@@ -168,7 +170,7 @@ export async function addClassImages(
   const dir = resolve(config.output_dir, "class_images", classImagesKey(model.join("+"), request));
   const indices = Array.from({ length: missing }, (_, i) => i);
   const todo = indices.filter((i) => !existsSync(join(dir, classImageFile(i, request.seed))));
-  if (todo.length > 0) await generate(classImagesSpec(config, arch, request, dir, todo));
+  if (todo.length > 0 && !dryRun) await generate(classImagesSpec(config, arch, request, dir, todo));
   const subset: KohyaSubset = {
     dir,
     name: request.prompt,
@@ -181,6 +183,6 @@ export async function addClassImages(
       caption: request.prompt,
     })),
   };
-  const note = `${missing} class images from "${request.prompt}" in ${dir} (${todo.length} generated now)`;
+  const note = `${missing} class images from "${request.prompt}" in ${dir} (${todo.length} ${dryRun ? "to generate when training starts" : "generated now"})`;
   return { ...dataset, subsets: [...dataset.subsets, subset], warnings: [...dataset.warnings, note] };
 }

@@ -46,11 +46,17 @@ export function captionOptionsOf(config: TrainConfig): CaptionOptions {
  */
 export async function prepareRun(
   config: TrainConfig,
-  options: { subsets?: readonly DatasetSubset[] } = {},
+  options: { subsets?: readonly DatasetSubset[]; dryRun?: boolean } = {},
 ): Promise<PreparedRun> {
   const arch = await detectArch(config);
   // generated class images (class_images_target) join the regularization images before the plan
-  const dataset = await addClassImages(config, arch, await readDataset(config, options.subsets ?? []));
+  const dataset = await addClassImages(
+    config,
+    arch,
+    await readDataset(config, options.subsets ?? []),
+    undefined,
+    options.dryRun ?? false,
+  );
   const [width, height] = config.resolution;
   const plan = buildPlan(dataset, {
     arch,

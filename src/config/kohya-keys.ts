@@ -27,6 +27,8 @@ export const KOHYA_IGNORED_KEYS: Record<string, string> = {
   text_encoder_batch_size: "text encoder batches are sized automatically",
   tokenizer_cache_dir: "danlu builds the tokenizers offline from bundled files",
   skip_cache_check: "cached latents are checked against the images and settings",
+  cache_text_encoder_outputs_to_disk:
+    "danlu keeps text encoder outputs in memory (cache_text_encoder_outputs)",
   output_config: "not a training setting",
   config_file: "not a training setting",
   debug_dataset: "danlu prints the plan before training",

@@ -2,6 +2,7 @@ import { DanluError } from "../errors.ts";
 import { checkKeyValue } from "./check-value.ts";
 import { methodConflict } from "./method-checks.ts";
 import { ADAPTIVE_LR_OPTIMIZERS } from "./optimizer-args.ts";
+import { checkTextCacheConfig } from "./text-cache.ts";
 import { TRAIN_KEYS, trainConfig, type TrainConfig, type TrainConfigLayer, type TrainKey } from "./schema.ts";
 
 const REQUIRED: { key: TrainKey; what: string }[] = [
@@ -66,6 +67,7 @@ function checkConsistency(config: TrainConfig): void {
   }
   const method = methodConflict(config);
   if (method) fail(...method);
+  checkTextCacheConfig(config);
   if (
     (config.sample_every_n_epochs > 0 || config.sample_every_n_steps > 0 || config.sample_at_first) &&
     !config.sample_prompts

@@ -146,7 +146,16 @@ export const TRAIN_KEYS = {
     false,
     "keep cached latents on disk and reuse them across runs (implies cache_latents)",
   ),
-  no_half_vae: bool(false, "keep the VAE in float32 (SDXL's VAE overflows in fp16)"),
+  cache_text_encoder_outputs: bool(
+    false,
+    "encode each caption once with the frozen text encoder(s) and train from the stored outputs (needs " +
+      "network_train_unet_only and fixed captions: no shuffle_caption, caption or tag dropout, pivotal_tuning)",
+  ),
+  no_half_vae: bool(
+    false,
+    "keep the VAE in float32 (SDXL's original VAE overflows in fp16; danlu does this by itself for SDXL " +
+      "with mixed_precision fp16). A fp16-fix VAE (e.g. sdxl-vae-fp16-fix) can be given with `vae`",
+  ),
   clip_skip: int(1, "use the text encoder's output this many layers from the end (2 for anime models)", {
     min: 1,
     max: 12,

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { TrainConfig } from "../config/index.ts";
 import type { Arch, TrainSpec } from "../engine/spec.ts";
+import { checkTextCacheSpec } from "../config/text-cache.ts";
 import { lossSpec, optimizerSpec, schedulerType } from "./method-spec.ts";
 import { networkSpec } from "./network-spec.ts";
 import { applyPivotal } from "./pivotal.ts";
@@ -82,5 +83,6 @@ export function buildTrainSpec(
     pivotal: null, // filled in by applyPivotal when pivotal_tuning is on
     resume: context.resume,
   };
+  checkTextCacheSpec(config, spec);
   return applyPivotal(config, spec);
 }

@@ -7,16 +7,17 @@ import os
 import numpy as np
 import pytest
 import torch
-from diffusers import UNet2DConditionModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 from PIL import Image
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 from danlu_engine.commands import train as train_command
 from danlu_engine.models import make_tiny
 from danlu_engine.spec import ImageSpec
 from danlu_engine.train.data import sdxl_time_ids
 from test_train_loop import run_in_process
-from test_train_support import make_spec
+from test_train_support import make_spec, write_images
 
 torch.set_num_threads(1)
 
@@ -100,8 +101,6 @@ def test_sd2_v_prediction_trains_on_the_v_target(tmp_path, images_sd2, monkeypat
 
 @pytest.fixture
 def images_sd2(tmp_path):
-    from test_train_support import write_images
-
     model = str(tmp_path / "tiny-sd2")
     make_tiny("sd2", model, False, 0)
     return model, write_images(str(tmp_path / "img"), 2)
@@ -110,8 +109,6 @@ def images_sd2(tmp_path):
 def test_sdxl_second_text_encoder_gets_its_own_lr(tmp_path, monkeypatch):
     model = str(tmp_path / "tiny-sdxl.safetensors")
     make_tiny("sdxl", model, True, 0)
-    from test_train_support import write_images
-
     paths = write_images(str(tmp_path / "img"), 2)
     spec = make_spec(model, str(tmp_path / "out"), paths, epochs=1, batch=2, network={"train_text_encoder": True},
                      optimizer={"text_encoder_lr": 2e-4, "text_encoder_lr2": 1e-4})
@@ -130,3 +127,33 @@ def test_sdxl_second_text_encoder_gets_its_own_lr(tmp_path, monkeypatch):
     assert by_name["text_encoder"]["n"] > 0 and by_name["text_encoder_2"]["n"] > 0
     with safe_open(str(tmp_path / "out" / "tiny.safetensors"), "pt") as f:
         assert f.metadata()["ss_text_encoder_lr"] == "[0.0002, 0.0001]"
+
+
+@pytest.mark.parametrize("layout", ["folder", "file"])
+def test_sdxl_trains_with_a_separate_vae(tmp_path, monkeypatch, layout):
+    """`vae` = a fp16-fix style VAE: a diffusers folder, or one diffusers-layout file (sdxl_vae.safetensors)."""
+    model = str(tmp_path / "tiny-sdxl.safetensors")
+    make_tiny("sdxl", model, True, 0)
+    other = str(tmp_path / "other")
+    make_tiny("sdxl", other, False, 1)  # another seed: its VAE differs from the model's own
+    vae_path = os.path.join(other, "vae")
+    expected = AutoencoderKL.from_pretrained(vae_path).state_dict()
+    if layout == "file":
+        vae_path = str(tmp_path / "sdxl_vae.safetensors")
+        save_file({k: v.contiguous() for k, v in expected.items()}, vae_path)
+    used = []
+    original = train_command.LatentSource
+
+    def recording(images, vae, *args):
+        used.append(vae)
+        return original(images, vae, *args)
+
+    monkeypatch.setattr(train_command, "LatentSource", recording)
+    paths = write_images(str(tmp_path / "img"), 2)
+    spec = make_spec(model, str(tmp_path / "out"), paths, epochs=1, batch=2,
+                     model={"path": model, "arch": None, "v_prediction": None, "vae_path": vae_path})
+    events = run_in_process(spec, monkeypatch)
+    assert events[-1]["event"] == "done"
+    state = used[0].state_dict()
+    assert all(torch.equal(state[k].float().cpu(), v.float()) for k, v in expected.items())
+    assert used[0].config.scaling_factor == pytest.approx(0.13025)

@@ -37,7 +37,11 @@ export const TRAIN_KEYS = {
   v2: detectBool("the base model is SD 2.x"),
   sdxl: detectBool("the base model is SDXL"),
   v_parameterization: detectBool("the model predicts v (SD2 768-v), not noise"),
-  vae: optionalStr("a separate VAE file or folder to use instead of the model's own", "path"),
+  vae: optionalStr(
+    "a separate VAE file or folder to use instead of the model's own (LDM or diffusers layout; for SDXL " +
+      "e.g. the fp16-fix VAE, sdxl-vae-fp16-fix)",
+    "path",
+  ),
   // dataset
   // Required unless a kohya dataset config gives the folders as subsets (resolveTrainConfig checks).
   train_data_dir: optionalStr(

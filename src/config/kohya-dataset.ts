@@ -19,7 +19,7 @@ export interface KohyaDatasetImport {
 }
 
 // Dataset-level keys (sd-scripts config_util DATASET_ASCENDABLE_SCHEMA) and their danlu names.
-const DATASET_KEYS: Record<string, string> = {
+export const DATASET_KEYS: Record<string, string> = {
   batch_size: "train_batch_size",
   resolution: "resolution",
   enable_bucket: "enable_bucket",
@@ -31,7 +31,7 @@ const DATASET_KEYS: Record<string, string> = {
   validation_seed: "validation_seed",
 };
 // Subset keys danlu applies to the whole run: every subset must agree on them.
-const SHARED_SUBSET_KEYS = [
+export const SHARED_SUBSET_KEYS = [
   "caption_extension",
   "shuffle_caption",
   "keep_tokens",

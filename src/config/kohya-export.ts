@@ -2,7 +2,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { stringify } from "smol-toml";
 import type { Arch } from "../engine/spec.ts";
-import type { DatasetSubset } from "./kohya-dataset.ts";
+import { DATASET_KEYS, SHARED_SUBSET_KEYS, type DatasetSubset } from "./kohya-dataset.ts";
 import { TRAIN_KEY_NAMES, type TrainConfig } from "./schema.ts";
 
 /**
@@ -24,31 +24,9 @@ export function isDanluOnlyKey(key: string): boolean {
   return DANLU_ONLY_KEYS.has(key) || key.startsWith("pivotal_");
 }
 
-// Dataset-level keys of a dataset config ([[datasets]]) and the danlu keys they come from.
-const DATASET_LEVEL: Record<string, string> = {
-  batch_size: "train_batch_size",
-  resolution: "resolution",
-  enable_bucket: "enable_bucket",
-  min_bucket_reso: "min_bucket_reso",
-  max_bucket_reso: "max_bucket_reso",
-  bucket_reso_steps: "bucket_reso_steps",
-  bucket_no_upscale: "bucket_no_upscale",
-  validation_split: "validation_split",
-  validation_seed: "validation_seed",
-};
-// Subset keys danlu applies to every folder: written once, in [general].
-const GENERAL_LEVEL = [
-  "caption_extension",
-  "shuffle_caption",
-  "keep_tokens",
-  "keep_tokens_separator",
-  "caption_separator",
-  "flip_aug",
-  "caption_prefix",
-  "caption_suffix",
-  "caption_dropout_rate",
-  "caption_tag_dropout_rate",
-];
+// Dataset-level keys ([[datasets]]) and the subset keys written once in [general]: the import's tables.
+const DATASET_LEVEL = DATASET_KEYS;
+const GENERAL_LEVEL = SHARED_SUBSET_KEYS;
 
 export interface KohyaExportOptions {
   /** The run's image folders when it reads them from a dataset config: written as one (dataset_config). */

@@ -2,7 +2,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".venv/", "dist/", "engine/", "demo-output/", "web/dist/", "tmp/", "bench/out/"] },
+  {
+    ignores: [
+      "node_modules/",
+      ".venv/",
+      "dist/",
+      "engine/",
+      "demo-output/",
+      "web/dist/",
+      "tmp/",
+      "bench/out/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -58,6 +58,13 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
 
 _lock = threading.Lock()
 _stdout = sys.stdout
+_silent = False  # ranks > 0 of a multi-process run: they share rank 0's stdout (train/distributed.py)
+
+
+def silence() -> None:
+    """Write no events from this process (checked, then dropped)."""
+    global _silent
+    _silent = True
 
 
 def _check(kind: str, fields: dict[str, Any]) -> None:
@@ -89,6 +96,8 @@ def emit(kind: str, /, **fields: Any) -> None:
         if isinstance(v, float) and not math.isfinite(v):
             fields[k] = None if EVENTS[kind][k].endswith("?") else (1e38 if v > 0 else -1e38 if v < 0 else 0.0)
     line = json.dumps({"event": kind, **fields}, ensure_ascii=False)
+    if _silent:
+        return
     with _lock:
         _stdout.write(line + "\n")
         _stdout.flush()

@@ -19,6 +19,7 @@ from ..network.setup import network_metadata
 from ..protocol import EngineError, emit, emit_ready
 from ..sample import TrainingSampler, check_sampler
 from ..spec import TrainSpec, parse_train_spec
+from ..train import distributed
 from ..train.latents import LatentSource
 from ..train.loop import Run, train
 from ..train.optim import build_optimizer, build_scheduler
@@ -37,6 +38,14 @@ def run(raw: dict) -> None:
     spec = parse_train_spec(raw)
     for i, prompt in enumerate(spec.sample.prompts):
         check_sampler(prompt.sampler, f"sample.prompts[{i}].sampler")
+    distributed.setup(spec.training.device)  # several processes under `accelerate launch`; else nothing
+    try:
+        _run(spec)
+    finally:
+        distributed.shutdown()
+
+
+def _run(spec: TrainSpec) -> None:
     device = resolve_device(spec.training.device)
     precision = resolve_precision(spec.training.mixed_precision, spec.training.vae_fp32)
     emit_ready(str(device), str(precision.weight).removeprefix("torch."))
@@ -112,6 +121,7 @@ def _cache_latents(spec: TrainSpec, model, device, precision, facts) -> LatentSo
     if spec.training.cache_latents or spec.training.cache_latents_to_disk:
         used = sorted({i for batches in spec.epochs for b in batches for i in b.images})
         disk = os.path.join(spec.output.dir, "latents_cache") if spec.training.cache_latents_to_disk else None
+        disk = disk if distributed.is_main() else None  # other ranks encode in memory: one writer
         report = lambda done, total: emit("phase", name="cache_latents", current=done, total=total)  # noqa: E731
         source.cache(used, disk, report)
     return source
@@ -171,8 +181,9 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
         _start_pivotal(spec, pivotal, text, start_step)
     metadata = {**training_metadata(spec, facts, _optimizer_name(optimizer)), **network_metadata(spec.network, network)}
     saver = PivotalSaver(spec, metadata, tuner=pivotal) if pivotal else Saver(spec, metadata)
-    sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts else None
-    validator = Validator(spec, loss_of, network) if spec.validation.images else None
+    main = distributed.is_main()  # only rank 0 samples and validates (it alone writes events and files)
+    sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts and main else None
+    validator = Validator(spec, loss_of, network) if spec.validation.images and main else None
     train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint, validator,
               pivotal), start_step)
     return saver

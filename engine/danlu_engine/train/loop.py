@@ -15,6 +15,7 @@ import torch
 from .. import cancel
 from ..protocol import EngineError, emit
 from ..spec import BatchSpec, TrainSpec
+from . import distributed
 from .outputs import (
     Saver,
     epoch_file,
@@ -76,14 +77,19 @@ class StepTimer:
 
 
 def _step(run: Run, group: list[MicroBatch], step: int) -> float:
-    """Forward/backward every micro-batch of the group, then one optimizer step; returns the mean loss."""
-    total = None
-    for _, index, batch in group:
+    """Forward/backward every micro-batch of the group (this rank's share of it), then one optimizer step;
+    returns the mean loss over the whole group (distributed.py: why the sums equal one process's)."""
+    total = torch.zeros((), device=run.device)
+    for _, index, batch in distributed.share(group):
         loss = run.loss_of(batch, index)
-        total = loss.detach() if total is None else total + loss.detach()
+        total = total + loss.detach()
         scaled = loss / len(group)
         (run.scaler.scale(scaled) if run.scaler else scaled).backward()
     params = [p for g in run.optimizer.param_groups for p in g["params"]]
+    if distributed.world_size() > 1:
+        total = distributed.sum_across(total)
+        pivotal_params = [p for g in run.pivotal.optimizer.param_groups for p in g["params"]] if run.pivotal else []
+        distributed.sum_gradients(params + pivotal_params)
     if run.scaler:
         run.scaler.unscale_(run.optimizer)
     if run.spec.optimizer.max_grad_norm > 0:
@@ -118,8 +124,10 @@ def _save_state(run: Run, folder_name: str, epoch: int, step: int) -> str:
 
 
 def _check_cancel(run: Run, epoch: int, step: int) -> None:
-    if cancel.requested():
-        path = _save_state(run, step_state_dir(run.spec.output.name, step), epoch, step)
+    if distributed.any_across(cancel.requested()):  # every rank stops at the same step
+        name = step_state_dir(run.spec.output.name, step)
+        path = _save_state(run, name, epoch, step) if distributed.is_main() else run.saver.path(name)
+        distributed.barrier()
         raise cancel.Cancelled(path, step)
 
 
@@ -182,12 +190,16 @@ def train(run: Run, start_step: int) -> list[float]:
         _emit_progress(run, step, epoch, loss, timer, sum(len(b.images) for _, _, b in group))
         ended = sorted({e for e, _, _ in group if last_step_of_epoch[e] == step})
         with evaluation_weights(run.optimizer):  # samples and saves use schedule-free's averaged weights
-            _after_step(run, step, epoch, ended)
+            if distributed.is_main():  # the other ranks wait while rank 0 writes
+                _after_step(run, step, epoch, ended)
+            distributed.barrier()
             if run.validator:
                 run.validator.after_step(step, epoch, bool(ended))
             timer.reset_lap()
             _check_cancel(run, epoch, step)
     final_epoch = len(run.spec.epochs)
     with evaluation_weights(run.optimizer):
-        run.saver.save_lora(run.network, "final", final_file(run.spec.output.name), final_epoch, len(steps))
+        if distributed.is_main():
+            run.saver.save_lora(run.network, "final", final_file(run.spec.output.name), final_epoch, len(steps))
+        distributed.barrier()
     return losses

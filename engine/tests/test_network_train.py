@@ -11,7 +11,6 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from danlu_engine.models import make_tiny
 from danlu_engine.models.tiny import build_tiny_modules
 from danlu_engine.network import NetworkOptions, network_from_weights
 from test_train_loop import losses, run_in_process
@@ -29,13 +28,6 @@ KINDS = {
              "lokr_w1"),
     "ia3": ({**LYCORIS, "algo": "ia3", "module_dropout": 0.1, "args": {"algo": "ia3"}}, "on_input"),
 }
-
-
-@pytest.fixture(scope="module")
-def sd15(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("model") / "tiny-sd15")
-    make_tiny("sd15", out, False, 0)
-    return out
 
 
 @pytest.fixture(scope="module")

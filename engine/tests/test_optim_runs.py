@@ -8,18 +8,10 @@ import os
 import pytest
 import torch
 
-from danlu_engine.models import make_tiny
 from test_train_loop import losses, run_in_process
 from test_train_support import make_spec, write_images
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def sd15(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("model") / "tiny-sd15")
-    make_tiny("sd15", out, False, 0)
-    return out
 
 
 @pytest.fixture(scope="module")

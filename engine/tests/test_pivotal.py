@@ -17,13 +17,6 @@ CAPTIONS = [f"a photo of <s0><s1> shape {i}" for i in range(4)]
 
 
 @pytest.fixture(scope="module")
-def sd15(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("model") / "tiny-sd15")
-    make_tiny("sd15", out, False, 0)
-    return out
-
-
-@pytest.fixture(scope="module")
 def images(tmp_path_factory) -> list[str]:
     return write_images(str(tmp_path_factory.mktemp("images")), 4)
 

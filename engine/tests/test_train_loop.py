@@ -26,13 +26,6 @@ PROMPT = {"prompt": "a sks shape", "negative_prompt": "blurry", "width": 64, "he
 
 
 @pytest.fixture(scope="module")
-def sd15(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("model") / "tiny-sd15")
-    make_tiny("sd15", out, False, 0)
-    return out
-
-
-@pytest.fixture(scope="module")
 def images(tmp_path_factory) -> list[str]:
     return write_images(str(tmp_path_factory.mktemp("images")), 4)
 

@@ -10,17 +10,9 @@ import torch
 
 from danlu_engine import cancel, protocol
 from danlu_engine.commands import train as train_command
-from danlu_engine.models import make_tiny
 from test_train_support import image_entry, make_spec, write_images
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def sd15(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("model") / "tiny-sd15")
-    make_tiny("sd15", out, False, 0)
-    return out
 
 
 @pytest.fixture(scope="module")

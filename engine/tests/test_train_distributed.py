@@ -1,11 +1,12 @@
-"""Data parallelism: one tiny SD1.5 run on two CPU processes through the real `accelerate launch` path
-(its --multi_gpu launcher, torch.distributed.run underneath, gloo on the CPU) against the same spec in one
-process: one set of files, only valid protocol lines on stdout, the same per-step losses."""
+"""Data parallelism: one tiny SD1.5 run on two CPU processes through the real launch path
+(danlu_engine.launch -> `accelerate launch --multi_gpu`, torch.distributed.run underneath, gloo on the CPU)
+against the same spec in one process: one set of files, only valid protocol lines on stdout, the same
+per-step losses and weights; SIGTERM stops both ranks at one step with one saved state and exit code 3."""
 from __future__ import annotations
 
 import json
 import os
-import socket
+import signal
 import subprocess
 import sys
 
@@ -26,22 +27,20 @@ def sd15(tmp_path_factory) -> str:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def launch_two(spec: dict, spec_path: str) -> subprocess.Popen:
+    """Two processes as src/engine/python.ts starts them (danlu_engine.launch -> accelerate launch)."""
+    with open(spec_path, "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ENGINE_DIR}
+    return subprocess.Popen([sys.executable, "-m", "danlu_engine.launch", "2", "train", spec_path], cwd=ENGINE_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def run_two_processes(spec: dict, spec_path: str) -> tuple[int, list[str], str]:
-    """``accelerate launch`` with two processes, as src/engine/python.ts starts it: (exit, stdout lines, stderr)."""
-    with open(spec_path, "w", encoding="utf-8") as f:
-        json.dump(spec, f)
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), "-m", "danlu_engine", "train", spec_path]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ENGINE_DIR}
-    proc = subprocess.run(command, cwd=ENGINE_DIR, capture_output=True, text=True, timeout=300, env=env)
-    return proc.returncode, proc.stdout.splitlines(), proc.stderr
+    """(exit code, stdout lines, stderr) of a two-process run."""
+    proc = launch_two(spec, spec_path)
+    stdout, stderr = proc.communicate(timeout=300)
+    return proc.returncode, stdout.splitlines(), stderr
 
 
 def test_share_deals_a_step_round_robin(monkeypatch):
@@ -84,3 +83,20 @@ def test_two_processes_train_as_one(sd15, tmp_path):
         assert sorted(a.keys()) == sorted(b.keys())
         for key in a.keys():
             assert torch.allclose(a.get_tensor(key).float(), b.get_tensor(key).float(), atol=1e-5), key
+
+
+def test_sigterm_stops_both_ranks_with_one_state_and_exit_3(sd15, tmp_path):
+    images = write_images(str(tmp_path / "images"), 4)
+    spec = make_spec(sd15, str(tmp_path / "out"), images, epochs=20, batch=2, accumulation=2,
+                     output={"save_every_n_epochs": 0})
+    proc = launch_two(spec, str(tmp_path / "spec.json"))
+    events = []
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1]["event"] == "progress" and events[-1]["step"] == 1:
+            proc.send_signal(signal.SIGTERM)
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 3, stderr[-4000:]
+    cancelled = events[-1]
+    assert cancelled["event"] == "cancelled" and cancelled["step"] < 20
+    assert os.listdir(tmp_path / "out") == [os.path.basename(cancelled["state_dir"])]

@@ -16,6 +16,8 @@ import { TRAIN_KEY_NAMES, type TrainConfig } from "./schema.ts";
 const DANLU_ONLY_KEYS = new Set([
   "trigger_word",
   "device",
+  "num_processes", // accelerate launch's arguments, not sd-scripts' (pass them to accelerate)
+  "gpu_ids",
   "max_train_steps_per_image",
   "validation_data_dir",
 ]);
@@ -45,6 +47,7 @@ function leftOut(key: string, value: unknown): boolean {
   if (value === null || value === undefined) return true;
   if (["v2", "sdxl", "v_parameterization"].includes(key)) return value !== true; // absent: detect
   if (key === "max_token_length") return value === 75;
+  if (key === "num_processes") return value === 1; // absent reads back as one process
   const offWhenZero = [
     "save_every_n_epochs",
     "save_every_n_steps",

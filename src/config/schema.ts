@@ -143,6 +143,13 @@ export const TRAIN_KEYS = {
   training_comment: optionalStr("a note stored in the file's metadata (ss_training_comment)"),
   // performance and precision
   device: choice(["auto", "cpu", "cuda"], "auto", "where to train (auto: CUDA when available)"),
+  num_processes: int(
+    1,
+    "processes for one run, one per GPU (data parallelism through accelerate launch: each optimizer " +
+      "step's batches are split among them, the same steps and result as one process)",
+    { min: 1, max: 64 },
+  ),
+  gpu_ids: optionalStr('the GPUs the processes use, e.g. "0,1" (accelerate\'s --gpu_ids; unset: every GPU)'),
   mixed_precision: choice(["no", "fp16", "bf16"], "no", "compute precision (bf16 on recent GPUs; no = fp32)"),
   gradient_checkpointing: bool(false, "trade speed for memory (recompute activations in the backward pass)"),
   cache_latents: bool(false, "encode each image with the VAE once, before training"),

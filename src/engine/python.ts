@@ -57,3 +57,25 @@ export function engineLauncher(
     },
   };
 }
+
+/**
+ * One run on several processes (data parallelism, one per GPU): `python -m danlu_engine.launch N
+ * [GPU_IDS]`, which runs `accelerate launch --multi_gpu` and exits with the engine's codes
+ * (engine/danlu_engine/launch.py). `gpuIds` is accelerate's --gpu_ids, e.g. "0,1" (null: every GPU).
+ */
+export function distributedEngineLauncher(
+  processes: number,
+  gpuIds: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+  root: string = REPO_ROOT,
+): EngineLauncher {
+  if (gpuIds !== null && !/^\d+(,\d+)*$/.test(gpuIds)) {
+    throw new DanluError(`gpu_ids '${gpuIds}' is not a list of GPU numbers`, {
+      code: "CONFIG_INVALID",
+      hint: 'write the GPUs the processes use as numbers separated by commas, e.g. gpu_ids = "0,1"',
+    });
+  }
+  const base = engineLauncher(env, root);
+  const args = ["-m", "danlu_engine.launch", String(processes), ...(gpuIds === null ? [] : [gpuIds])];
+  return { ...base, args };
+}

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { DatasetSubset, TrainConfig } from "../config/index.ts";
 import { readKohyaDataset, readKohyaSubsets, type KohyaDataset } from "../dataset/kohya/index.ts";
 import { runEngine, type EngineRunResult } from "../engine/driver.ts";
+import { distributedEngineLauncher } from "../engine/python.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
 import type { Arch } from "../engine/spec.ts";
 import { DanluError } from "../errors.ts";
@@ -197,6 +198,10 @@ export async function runTraining(
     return await runEngine("train", spec, {
       specPath: join(logDir, "spec.json"),
       logPath: log.path,
+      // several processes: accelerate launch, each optimizer step's batches split among them (launch.py)
+      ...(config.num_processes > 1
+        ? { launcher: distributedEngineLauncher(config.num_processes, config.gpu_ids ?? null) }
+        : {}),
       signal: options.signal,
       onStderrLine: (line) => log.stderr(line),
       onEvent: (event) => {

@@ -41,8 +41,12 @@ export class ImageProgress {
     if (event.event === "phase") process.stderr.write(`engine: ${event.name.replace("_", " ")}\n`);
     if (event.event !== "sample") return;
     this.done += 1;
-    process.stderr.write(`\rimages ${this.done}/${this.total}`);
-    if (this.done === this.total) process.stderr.write("\n");
+    const last = this.done === this.total;
+    if (process.stderr.isTTY) {
+      process.stderr.write(`\rimages ${this.done}/${this.total}${last ? "\n" : ""}`);
+    } else if (last || this.done % 10 === 0) {
+      process.stderr.write(`images ${this.done}/${this.total}\n`); // a log file gets whole lines
+    }
   }
 }
 

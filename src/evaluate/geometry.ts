@@ -71,11 +71,15 @@ export function layoutGrid(shape: GridShape): GridGeometry {
   const charsPerRowLabel = rowLabelWidth / (fontSize * CHAR_WIDTH_EM);
   const rowLines = shape.rows.map((label) => wrapText(label, charsPerRowLabel, 6));
 
-  const titleLines = shape.title === "" ? [] : wrapText(shape.title, 200, 2);
+  // The title wraps to the image's width (which does not depend on it); bold glyphs run ~10% wider.
+  const left0 = PADDING + rowLabelWidth + (hasRowLabels ? PADDING : 0);
+  const gridWidth = shape.columns.length * (cellWidth + GAP) - GAP;
+  const width = left0 + gridWidth + PADDING;
+  const charsPerTitle = (width - 2 * PADDING) / (fontSize * CHAR_WIDTH_EM * 1.1);
+  const titleLines = shape.title === "" ? [] : wrapText(shape.title, charsPerTitle, 3);
   const titleHeight = titleLines.length * lineHeight + (titleLines.length > 0 ? PADDING : 0);
   const maxColumnLines = Math.max(0, ...columnLines.map((lines) => lines.length));
   const columnBand = maxColumnLines * lineHeight + (maxColumnLines > 0 ? PADDING : 0);
-  const left0 = PADDING + rowLabelWidth + (hasRowLabels ? PADDING : 0);
   const top0 = PADDING + titleHeight + columnBand;
 
   const cells: GridGeometry["cells"] = [];
@@ -86,9 +90,7 @@ export function layoutGrid(shape: GridShape): GridGeometry {
       cells.push({ left, top, width: cellWidth, height: cellHeight });
     });
   });
-  const gridWidth = shape.columns.length * (cellWidth + GAP) - GAP;
   const gridHeight = shape.rows.length * (cellHeight + GAP) - GAP;
-  const width = left0 + gridWidth + PADDING;
   return {
     width,
     height: top0 + gridHeight + PADDING,

@@ -14,17 +14,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from danlu_engine.models import make_tiny
 from danlu_engine.protocol import _check
 from danlu_engine.train import distributed
 from test_train_support import ENGINE_DIR, make_spec, run_engine, write_images
-
-
-@pytest.fixture(scope="module")
-def sd15(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("model") / "tiny-sd15")
-    make_tiny("sd15", out, False, 0)
-    return out
 
 
 def launch_two(spec: dict, spec_path: str) -> subprocess.Popen:

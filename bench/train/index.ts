@@ -75,44 +75,56 @@ function machine(): string {
   return `${availableParallelism()} cores (${model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}`;
 }
 
-async function main(): Promise<void> {
-  const arch = choice<BenchArch>("arch", values.arch, ["sd15", "sdxl"]);
-  const device = choice("device", values.device, ["cpu", "cuda"] as const);
-  const precision = choice("precision", values.precision, ["no", "bf16", "fp16"] as const);
+interface Options {
+  arch: BenchArch;
+  realArch: boolean;
+  rounds: number;
+  work: string;
+  /** Everything but the model and data paths, which setup provides. */
+  settings: Omit<BenchSettings, "model" | "trainDataDir">;
+}
+
+function parseOptions(): Options {
   const [resolution, batch, rank, steps, rounds] = (
     ["resolution", "batch", "rank", "steps", "rounds"] as const
   ).map((name) => positive(name, values[name]));
-  const kohya = kohyaSetup();
-  const work = resolve(values.work ?? "bench/out/train");
   if (!resolution || !batch || !rank || !steps || !rounds) throw new Error("unreachable: parsed above");
+  if (steps < 2) throw new Error("--steps must be at least 2 (steps/s is measured from step 2 on)");
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0)
     throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
-  const threads = values.threads === undefined ? null : positive("threads", values.threads);
-  if (steps < 2) throw new Error("--steps must be at least 2 (steps/s is measured from step 2 on)");
-
-  console.log(`machine: ${machine()}`);
-  const model = await ensureModel(work, arch, values["real-arch"] ?? false);
-  const trainDataDir = await ensureDataset(work, resolution, steps, batch);
-  const settings: BenchSettings = {
-    resolution,
-    batch,
-    rank,
-    steps,
-    device,
-    precision,
-    seed,
-    threads,
-    model,
-    trainDataDir,
-    networkModule: values["network-module"] ?? "networks.lora",
-    networkArgs: (values["network-args"] ?? "").split(/\s+/).filter(Boolean),
+  return {
+    arch: choice<BenchArch>("arch", values.arch, ["sd15", "sdxl"]),
+    realArch: values["real-arch"] ?? false,
+    rounds,
+    work: resolve(values.work ?? "bench/out/train"),
+    settings: {
+      ...{ resolution, batch, rank, steps, seed },
+      device: choice("device", values.device, ["cpu", "cuda"] as const),
+      precision: choice("precision", values.precision, ["no", "bf16", "fp16"] as const),
+      threads: values.threads === undefined ? null : positive("threads", values.threads),
+      networkModule: values["network-module"] ?? "networks.lora",
+      networkArgs: (values["network-args"] ?? "").split(/\s+/).filter(Boolean),
+    },
   };
-  const archName = `${arch}${values["real-arch"] ? " (real architecture, random weights)" : " (make-tiny)"}`;
-  console.log(
-    `settings: ${archName}, ${resolution} px, batch ${batch}, rank ${rank}, ${steps} steps, ${device}, mixed_precision ${precision}, torch threads ${threads ?? "default"}, ${settings.networkModule} [${settings.networkArgs.join(" ")}]`,
-  );
-  console.log(`model: ${model}\ndata: ${trainDataDir}`);
+}
+
+function describe(options: Options): string {
+  const { arch, realArch, settings: s } = options;
+  const model = `${arch}${realArch ? " (real architecture, random weights)" : " (make-tiny)"}`;
+  const network = `${s.networkModule} [${s.networkArgs.join(" ")}]`;
+  return `settings: ${model}, ${s.resolution} px, batch ${s.batch}, rank ${s.rank}, ${s.steps} steps, ${s.device}, mixed_precision ${s.precision}, torch threads ${s.threads ?? "default"}, ${network}`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const kohya = kohyaSetup();
+  const { work, settings: base } = options;
+  console.log(`machine: ${machine()}`);
+  const model = await ensureModel(work, options.arch, options.realArch);
+  const trainDataDir = await ensureDataset(work, base.resolution, base.steps, base.batch);
+  const settings: BenchSettings = { ...base, model, trainDataDir };
+  console.log(`${describe(options)}\nmodel: ${model}\ndata: ${trainDataDir}`);
   const tokenizerCache = join(work, "kohya-tokenizers");
   if (kohya) ensureKohyaTokenizer(kohya, tokenizerCache);
 
@@ -126,13 +138,12 @@ async function main(): Promise<void> {
     console.log(runRow(runs.length, figures));
     return figures;
   };
-  for (let round = 1; round <= rounds; round++) {
+  for (let round = 1; round <= options.rounds; round++) {
     const runDir = (trainer: string): string => join(work, "runs", stamp, `${round}-${trainer}`);
     const danlu = await measure(await danluRun(settings, runDir("danlu")));
-    if (kohya)
-      pairs.push(
-        ratios(danlu, await measure(await kohyaRun(settings, kohya, runDir("kohya"), tokenizerCache))),
-      );
+    if (!kohya) continue;
+    const other = await measure(await kohyaRun(settings, kohya, runDir("kohya"), tokenizerCache));
+    pairs.push(ratios(danlu, other));
   }
   console.log(`\n${runTable(runs)}`);
   const phases = runs.map(phaseLine).find((line) => line !== null);

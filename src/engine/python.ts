@@ -54,6 +54,9 @@ export function engineLauncher(
       PYTHONUNBUFFERED: "1",
       // Event lines are UTF-8 JSON (captions and paths may hold any character) whatever the locale says.
       PYTHONIOENCODING: "utf-8",
+      // OpenMP threads that spin while they wait made CPU runs 20-300x slower on a busy 2-core machine
+      // (BENCHMARKS.md, "Training"); sleeping threads cost little when the machine is idle.
+      OMP_WAIT_POLICY: env.OMP_WAIT_POLICY ?? "PASSIVE",
     },
   };
 }

@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/train/index.ts --arch sd15 --resolution 64 --batch 2 --rank 8 --steps 20 [--device cpu|cuda]
  *       [--network-module networks.lora|lycoris.kohya] [--network-args "algo=loha conv_dim=8"]
+ *       [--optimizer AdamW|AdamW8bit|Lion|Prodigy|Adafactor|DAdaptAdam|AdamWScheduleFree]
  *       [--real-arch] [--precision no|bf16|fp16] [--threads N] [--rounds N] [--kohya SD_SCRIPTS_DIR --kohya-python PY]
  *
  * --real-arch trains the full-size SD1.5 architecture with random weights (bench/train/real_arch.py)
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     rank: { type: "string", default: "8" },
     "network-module": { type: "string", default: "networks.lora" },
     "network-args": { type: "string", default: "" }, // space-separated key=value, e.g. "algo=loha conv_dim=8"
+    optimizer: { type: "string", default: "AdamW" },
     steps: { type: "string", default: "20" },
     device: { type: "string", default: "cpu" },
     precision: { type: "string", default: "no" },
@@ -105,6 +107,7 @@ function parseOptions(): Options {
       threads: values.threads === undefined ? null : positive("threads", values.threads),
       networkModule: values["network-module"] ?? "networks.lora",
       networkArgs: (values["network-args"] ?? "").split(/\s+/).filter(Boolean),
+      optimizer: values.optimizer ?? "AdamW",
     },
   };
 }
@@ -112,7 +115,7 @@ function parseOptions(): Options {
 function describe(options: Options): string {
   const { arch, realArch, settings: s } = options;
   const model = `${arch}${realArch ? " (real architecture, random weights)" : " (make-tiny)"}`;
-  const network = `${s.networkModule} [${s.networkArgs.join(" ")}]`;
+  const network = `${s.networkModule} [${s.networkArgs.join(" ")}], ${s.optimizer}`;
   return `settings: ${model}, ${s.resolution} px, batch ${s.batch}, rank ${s.rank}, ${s.steps} steps, ${s.device}, mixed_precision ${s.precision}, torch threads ${s.threads ?? "default"}, ${network}`;
 }
 

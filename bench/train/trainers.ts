@@ -26,6 +26,8 @@ export interface BenchSettings {
   /** network_module and network_args, the same for both trainers (lycoris.kohya needs LyCORIS in sd-scripts' venv). */
   networkModule: string;
   networkArgs: string[];
+  /** optimizer_type for both trainers (sd-scripts' names: AdamW, AdamW8bit, Lion, Prodigy, Adafactor, ...). */
+  optimizer: string;
 }
 
 /** Settings both trainers get beyond the ones above (sd-scripts' defaults where danlu's differ). */
@@ -61,7 +63,7 @@ export function danluConfig(settings: BenchSettings, outputDir: string): Record<
     network_module: settings.networkModule,
     network_args: settings.networkArgs,
     learning_rate: COMMON.learningRate,
-    optimizer_type: "AdamW",
+    optimizer_type: settings.optimizer,
     lr_scheduler: "constant",
     max_grad_norm: COMMON.maxGradNorm,
     train_batch_size: settings.batch,
@@ -123,7 +125,7 @@ export function kohyaArgs(settings: BenchSettings, outputDir: string, tokenizerC
     network_dim: settings.rank,
     network_alpha: settings.rank,
     learning_rate: COMMON.learningRate,
-    optimizer_type: "AdamW",
+    optimizer_type: settings.optimizer,
     lr_scheduler: "constant",
     max_grad_norm: COMMON.maxGradNorm,
     train_batch_size: settings.batch,

@@ -3,6 +3,7 @@ import type { KohyaSubset } from "../dataset/kohya/index.ts";
 import { DEFAULT_CAPTION_OPTIONS } from "./captions.ts";
 import { datasetMetadata, tagFrequency } from "./metadata.ts";
 import { buildPlan, type PlanOptions } from "./plan.ts";
+import { SD15_512_BUCKETS } from "./test-support.ts";
 
 const alice: KohyaSubset = {
   dir: "/data/train/10_alice",
@@ -30,13 +31,7 @@ const reg: KohyaSubset = {
 };
 
 const options: PlanOptions = {
-  arch: "sd15",
-  resolution: [512, 512],
-  enableBucket: true,
-  minBucketReso: 256,
-  maxBucketReso: 1024,
-  bucketResoSteps: 64,
-  bucketNoUpscale: false,
+  ...SD15_512_BUCKETS,
   batchSize: 2,
   maxTrainEpochs: 4,
   gradientAccumulationSteps: 2,

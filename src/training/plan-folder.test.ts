@@ -7,6 +7,7 @@ import { DEFAULT_CAPTION_OPTIONS } from "./captions.ts";
 import { datasetMetadata } from "./metadata.ts";
 import { formatPlan } from "./plan-report.ts";
 import { buildPlan } from "./plan.ts";
+import { SD15_512_BUCKETS } from "./test-support.ts";
 
 // The bundled sample photos laid out as a kohya folder, read, planned and reported: the path `danlu train` takes.
 let root: string;
@@ -26,13 +27,7 @@ afterAll(async () => {
 test("sample photos: buckets, steps, captions and metadata", async () => {
   const dataset = await readKohyaDataset({ trainDataDir: join(root, "train"), captionExtension: ".txt" });
   const plan = buildPlan(dataset, {
-    arch: "sd15",
-    resolution: [512, 512],
-    enableBucket: true,
-    minBucketReso: 256,
-    maxBucketReso: 1024,
-    bucketResoSteps: 64,
-    bucketNoUpscale: false,
+    ...SD15_512_BUCKETS,
     batchSize: 2,
     maxTrainEpochs: 2,
     gradientAccumulationSteps: 1,

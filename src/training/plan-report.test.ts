@@ -3,6 +3,7 @@ import type { KohyaDataset, KohyaSubset } from "../dataset/kohya/index.ts";
 import { DEFAULT_CAPTION_OPTIONS } from "./captions.ts";
 import { formatPlan, saveSchedule } from "./plan-report.ts";
 import { buildPlan, type PlanOptions } from "./plan.ts";
+import { SD15_512_BUCKETS } from "./test-support.ts";
 
 function subset(dir: string, repeats: number, sizes: [number, number][], isReg = false): KohyaSubset {
   return {
@@ -30,13 +31,7 @@ const dataset: KohyaDataset = {
 }; // prettier-ignore
 
 const options: PlanOptions = {
-  arch: "sd15",
-  resolution: [512, 512],
-  enableBucket: true,
-  minBucketReso: 256,
-  maxBucketReso: 1024,
-  bucketResoSteps: 64,
-  bucketNoUpscale: false,
+  ...SD15_512_BUCKETS,
   batchSize: 2,
   maxTrainEpochs: 10,
   gradientAccumulationSteps: 1,

@@ -4,6 +4,7 @@ import { trainSpec } from "../engine/spec.ts";
 import { DanluError } from "../errors.ts";
 import { DEFAULT_CAPTION_OPTIONS } from "./captions.ts";
 import { buildPlan, type PlanOptions, type TrainPlan } from "./plan.ts";
+import { SD15_512_BUCKETS } from "./test-support.ts";
 
 function subset(
   dir: string,
@@ -32,13 +33,7 @@ function dataset(...subsets: KohyaSubset[]): KohyaDataset {
 }
 
 const options: PlanOptions = {
-  arch: "sd15",
-  resolution: [512, 512],
-  enableBucket: true,
-  minBucketReso: 256,
-  maxBucketReso: 1024,
-  bucketResoSteps: 64,
-  bucketNoUpscale: false,
+  ...SD15_512_BUCKETS,
   batchSize: 2,
   maxTrainEpochs: 3,
   gradientAccumulationSteps: 1,

@@ -8,6 +8,7 @@ import { buildPlan, type PlanOptions } from "./plan.ts";
 import { ProgressRenderer } from "./progress.ts";
 import { ValidationHistory } from "./validation-history.ts";
 import { formatValidation, splitValidation, validationTimesteps } from "./validation.ts";
+import { SD15_512_BUCKETS } from "./test-support.ts";
 
 function subset(name: string, count: number, isReg = false): KohyaSubset {
   return {
@@ -76,13 +77,7 @@ describe("splitValidation", () => {
 
 describe("buildPlan with validation", () => {
   const options: PlanOptions = {
-    arch: "sd15",
-    resolution: [512, 512],
-    enableBucket: true,
-    minBucketReso: 256,
-    maxBucketReso: 1024,
-    bucketResoSteps: 64,
-    bucketNoUpscale: false,
+    ...SD15_512_BUCKETS,
     batchSize: 2,
     maxTrainEpochs: 2,
     gradientAccumulationSteps: 1,

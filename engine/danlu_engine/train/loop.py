@@ -137,19 +137,22 @@ def _after_step(run: Run, step: int, epoch: int, ended_epochs: list[int]) -> Non
     spec, name = run.spec, run.spec.output.name
     for ended in ended_epochs:
         if saves_epoch(spec, ended):
-            run.saver.save_lora(run.network, "epoch", epoch_file(name, ended), ended, step)
-            if spec.output.save_state:
-                _save_state(run, epoch_state_dir(name, ended), ended, step)
+            _save_point(run, "epoch", epoch_file(name, ended), epoch_state_dir(name, ended), ended, step)
         every = spec.sample.every_n_epochs
         if run.sample and every and ended % every == 0:
             run.sample(ended, step, "epoch")
     if saves_step(spec, step):
-        run.saver.save_lora(run.network, "step", step_file(name, step), epoch, step)
-        if spec.output.save_state:
-            _save_state(run, step_state_dir(name, step), epoch, step)
+        _save_point(run, "step", step_file(name, step), step_state_dir(name, step), epoch, step)
     every = spec.sample.every_n_steps
     if run.sample and every and step % every == 0:
         run.sample(epoch, step, "step")
+
+
+def _save_point(run: Run, kind: str, file_name: str, state_dir: str, epoch: int, step: int) -> None:
+    """A LoRA file, and with save_state the resumable state beside it."""
+    run.saver.save_lora(run.network, kind, file_name, epoch, step)
+    if run.spec.output.save_state:
+        _save_state(run, state_dir, epoch, step)
 
 
 def _emit_progress(run: Run, step: int, epoch: int, loss: float, timer: StepTimer, images: int) -> None:

@@ -2,8 +2,8 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { DanluError } from "../errors.ts";
-import { runEngine, type EngineCommand, type EngineDone, type SpecFor } from "../engine/driver.ts";
-import type { EngineEvent } from "../engine/protocol.ts";
+import type { EngineCommand, EngineDone, SpecFor } from "../engine/driver.ts";
+import { runEngineToDone, shortCommandOutput } from "../engine/run-to-done.ts";
 import { ARCHS, type Arch } from "../engine/spec.ts";
 
 const TINY_HELP = `
@@ -97,22 +97,8 @@ function integer(text: string): number {
 }
 
 /** Runs a short engine command: warnings to stderr, the engine's stderr only with DANLU_DEBUG=1. */
-async function runForCli<C extends EngineCommand>(command: C, spec: SpecFor<C>): Promise<EngineDone> {
-  const debug = process.env.DANLU_DEBUG === "1";
-  const onEvent = (event: EngineEvent) => {
-    if (event.event === "log" && (debug || event.level === "warning" || event.level === "error")) {
-      process.stderr.write(`${event.level}: ${event.message}\n`);
-    }
-  };
-  const onStderrLine = debug ? (line: string) => process.stderr.write(`engine: ${line}\n`) : undefined;
-  const result = await runEngine(command, spec, { onEvent, onStderrLine });
-  if (result.status !== "done") {
-    throw new DanluError(`The engine stopped before finishing ${command}.`, {
-      code: "CANCELLED",
-      exitCode: 130,
-    });
-  }
-  return result;
+function runForCli<C extends EngineCommand>(command: C, spec: SpecFor<C>): Promise<EngineDone> {
+  return runEngineToDone(command, spec, shortCommandOutput());
 }
 
 function totalBytes(paths: string[]): number {

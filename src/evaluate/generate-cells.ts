@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DanluError } from "../errors.ts";
-import { runEngine } from "../engine/driver.ts";
+import { runGenerate } from "../generate/gen.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
 import type { Arch, GenJob, ParsedPrompt } from "../engine/spec.ts";
 import { parsePrompt } from "../generate/prompt.ts";
@@ -51,9 +51,7 @@ export async function generateJobs(
   onEvent: (event: EngineEvent) => void = () => undefined,
 ): Promise<Map<string, string[]>> {
   if (jobs.length === 0) return new Map();
-  mkdirSync(dir, { recursive: true });
-  const result = await runEngine(
-    "generate",
+  const result = await runGenerate(
     {
       version: 1,
       model: { path: model.path, arch: model.arch, v_prediction: null, vae_path: model.vaePath },
@@ -63,11 +61,8 @@ export async function generateJobs(
       output: { dir },
       jobs,
     },
-    { onEvent },
+    onEvent,
   );
-  if (result.status !== "done") {
-    throw new DanluError("Generation was cancelled.", { code: "CANCELLED", exitCode: 130 });
-  }
   const written = new Set(result.outputs);
   const paths = new Map<string, string[]>();
   for (const job of jobs) {

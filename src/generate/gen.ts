@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
-import { runEngine, type EngineDone } from "../engine/driver.ts";
+import type { EngineDone } from "../engine/driver.ts";
+import { runEngineToDone } from "../engine/run-to-done.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
 import type { Arch, GenerateSpec, ParsedPrompt as SpecPrompt } from "../engine/spec.ts";
 import { parseLoraFlag, resolveLoras } from "./loras.ts";
@@ -137,9 +138,5 @@ export async function runGenerate(
   onEvent: (e: EngineEvent) => void,
 ): Promise<EngineDone> {
   mkdirSync(spec.output.dir, { recursive: true });
-  const result = await runEngine("generate", spec, { onEvent });
-  if (result.status !== "done") {
-    throw new DanluError("Generation was cancelled.", { code: "CANCELLED", exitCode: 130 });
-  }
-  return result;
+  return runEngineToDone("generate", spec, { onEvent }, "Generation was cancelled.");
 }

@@ -1,8 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
-import { runEngine, type EngineCommand, type SpecFor } from "../engine/driver.ts";
-import type { EngineEvent } from "../engine/protocol.ts";
+import type { EngineCommand, SpecFor } from "../engine/driver.ts";
+import { runEngineToDone, shortCommandOutput } from "../engine/run-to-done.ts";
 import { RESIZE_METHODS, type LORA_PRECISIONS } from "../engine/spec-lora.ts";
 
 /**
@@ -52,20 +52,7 @@ function outputPath(path: string, inputs: string[]): string {
 }
 
 async function run<C extends EngineCommand>(command: C, spec: SpecFor<C>): Promise<ToolResult> {
-  const debug = process.env.DANLU_DEBUG === "1";
-  const onEvent = (event: EngineEvent): void => {
-    if (event.event === "log" && (debug || (event.level !== "debug" && event.level !== "info"))) {
-      process.stderr.write(`${event.level}: ${event.message}\n`);
-    }
-  };
-  const onStderrLine = debug ? (line: string) => process.stderr.write(`engine: ${line}\n`) : undefined;
-  const result = await runEngine(command, spec, { onEvent, onStderrLine });
-  if (result.status !== "done") {
-    throw new DanluError(`The engine stopped before finishing ${command}.`, {
-      code: "CANCELLED",
-      exitCode: 130,
-    });
-  }
+  const result = await runEngineToDone(command, spec, shortCommandOutput());
   return (result.data ?? { out: "" }) as ToolResult;
 }
 

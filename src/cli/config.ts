@@ -1,38 +1,10 @@
 import type { Command } from "commander";
-import {
-  formatValue,
-  loadTrainConfigFile,
-  TRAIN_KEYS,
-  trainConfigDefaults,
-  type TrainConfigLayer,
-  type TrainKey,
-} from "../config/index.ts";
+import { formatValue, loadTrainConfigFile } from "../config/index.ts";
+import { trainKeyTable, type KeyRow } from "../config/key-table.ts";
 
 interface ShowOptions {
   config?: string;
   json?: boolean;
-}
-
-interface KeyRow {
-  key: TrainKey;
-  value: unknown; // undefined: required and not set
-  source: "default" | "file";
-  type: string;
-  description: string;
-}
-
-function rows(file: TrainConfigLayer): KeyRow[] {
-  const defaults = trainConfigDefaults();
-  return (Object.keys(TRAIN_KEYS) as TrainKey[]).map((key) => {
-    const fromFile = Object.hasOwn(file, key);
-    return {
-      key,
-      value: fromFile ? file[key] : defaults[key],
-      source: fromFile ? "file" : "default",
-      type: TRAIN_KEYS[key].typeLabel,
-      description: TRAIN_KEYS[key].description,
-    };
-  });
 }
 
 function printTable(list: KeyRow[], configPath: string | undefined): void {
@@ -64,7 +36,7 @@ export function registerConfig(program: Command): void {
     )
     .action(async (options: ShowOptions) => {
       const file = options.config ? await loadTrainConfigFile(options.config) : {};
-      const list = rows(file);
+      const list = trainKeyTable(file);
       if (options.json) {
         const json = list.map((row) => ({ ...row, value: row.value === undefined ? null : row.value }));
         process.stdout.write(JSON.stringify(json, null, 2) + "\n");

@@ -1,9 +1,7 @@
 import type { Command } from "commander";
 import { applyFixes, type FixAction } from "../dataset/check/fix.ts";
-import { checkDataset } from "../dataset/check/index.ts";
-import { DEFAULT_DUPLICATE_DISTANCE } from "../dataset/check/phash.ts";
+import { CHECK_DEFAULTS, checkDataset } from "../dataset/check/index.ts";
 import { formatCheckReport } from "../dataset/check/report.ts";
-import { DEFAULT_BLUR_THRESHOLD } from "../dataset/check/sharpness.ts";
 import { writeContactSheet } from "../dataset/check/sheet.ts";
 import { positiveInt, positiveNumber, startProgress } from "./data-options.ts";
 
@@ -32,19 +30,29 @@ export function registerDataCheck(data: Command): void {
       "move the worse of each duplicate pair, blurry and unreadable images to DIR/_rejected/",
       false,
     )
-    .option("--min-side <px>", "flag images whose short side is under this", positiveInt, 512)
-    .option("--max-aspect <ratio>", "flag images longer than this many times their width", positiveNumber, 2)
+    .option(
+      "--min-side <px>",
+      "flag images whose short side is under this",
+      positiveInt,
+      CHECK_DEFAULTS.minSide,
+    )
+    .option(
+      "--max-aspect <ratio>",
+      "flag images longer than this many times their width",
+      positiveNumber,
+      CHECK_DEFAULTS.maxAspect,
+    )
     .option(
       "--blur-threshold <n>",
       "flag sharpness (Laplacian variance at 512 px) under this",
       positiveNumber,
-      DEFAULT_BLUR_THRESHOLD,
+      CHECK_DEFAULTS.blurThreshold,
     )
     .option(
       "--duplicate-distance <bits>",
       "pHash Hamming distance (of 64) for near-duplicates",
       positiveInt,
-      DEFAULT_DUPLICATE_DISTANCE,
+      CHECK_DEFAULTS.duplicateDistance,
     )
     .option("--no-people", "skip face and person detection (faster)")
     .option("--jobs <n>", "images measured at once (default: number of cores)", positiveInt)

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { cropDataset } from "../dataset/crop/index.ts";
+import { CROP_DEFAULTS, cropDataset } from "../dataset/crop/index.ts";
 import { parseAspect, type AspectChoice, type CropMode, type MultiPolicy } from "../dataset/crop/region.ts";
 import type { RgbBackground } from "../dataset/images.ts";
 import { upscaleDataset } from "../dataset/upscale/index.ts";
@@ -29,24 +29,26 @@ function registerCrop(data: Command): void {
     .argument("<dir>", "dataset folder")
     .requiredOption("--out <dir>", "folder for the crops (captions are copied)")
     .addOption(
-      new Option("--mode <mode>", "subject").choices(["face", "upper-body", "person"]).default("upper-body"),
+      new Option("--mode <mode>", "subject")
+        .choices(["face", "upper-body", "person"])
+        .default(CROP_DEFAULTS.mode),
     )
     .option(
       "--margin <fraction>",
       "space around the subject, as a fraction of its size per side",
       nonNegative,
-      0.3,
+      CROP_DEFAULTS.margin,
     )
     .option(
       "--aspect <ratio>",
       "bucket (nearest SD bucket), or W:H such as 1:1, 2:3",
       aspectArg,
-      "bucket" as AspectChoice,
+      CROP_DEFAULTS.aspect as AspectChoice,
     )
     .addOption(
       new Option("--multi <policy>", "several faces: crop the largest, or skip")
         .choices(["largest", "skip"])
-        .default("largest"),
+        .default(CROP_DEFAULTS.multi),
     )
     .option("--json", "print the report as JSON", false)
     .action(async (dir: string, flags: CropFlags) => {

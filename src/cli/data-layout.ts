@@ -2,7 +2,13 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { TRAIN_KEYS } from "../config/index.ts";
 import { resolutionSchema } from "../config/special-keys.ts";
 import type { Size } from "../dataset/buckets.ts";
-import { layoutDataset, parseConcepts, parseReg, parseRepeats } from "../dataset/layout/index.ts";
+import {
+  DEFAULT_LAYOUT_EPOCHS,
+  layoutDataset,
+  parseConcepts,
+  parseReg,
+  parseRepeats,
+} from "../dataset/layout/index.ts";
 import { formatLayoutReport } from "../dataset/layout/report.ts";
 import type { Arch } from "../engine/spec.ts";
 import { normalizeCaptionExtension } from "../tagging/edit/caption-files.ts";
@@ -26,8 +32,6 @@ interface LayoutFlags {
   bucketNoUpscale: boolean;
   json: boolean;
 }
-
-const DEFAULT_EPOCHS = 10; // the guides' "10 epochs, saving every epoch"
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -74,7 +78,7 @@ export function registerDataLayout(data: Command): void {
     )
     .option("--ext <extension>", "caption file extension", TRAIN_KEYS.caption_extension.default)
     .option("--replace", "remove the folders of an earlier layout in --out (and --reg-out) first", false)
-    .option("--epochs <n>", "epochs, for the step count", positiveInt, DEFAULT_EPOCHS)
+    .option("--epochs <n>", "epochs, for the step count", positiveInt, DEFAULT_LAYOUT_EPOCHS)
     .option(
       "--batch-size <n>",
       "batch size, for the step count",

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { runEval, type EvalOptions } from "../evaluate/index.ts";
+import { EVAL_DEFAULTS, runEval, type EvalOptions } from "../evaluate/index.ts";
 import { engineOptions, ImageProgress } from "./grid.ts";
 
 function count(value: string): number {
@@ -19,14 +19,14 @@ export function registerEval(program: Command): void {
     )
     .argument("<output-dir>", "a `danlu train` output folder")
     .option("--out <dir>", "where the report and images go (default: {run}/evals/eval-NNN)")
-    .option("--seeds <n>", "images per prompt for the identity and drift scores", count, 2)
+    .option("--seeds <n>", "images per prompt for the identity and drift scores", count, EVAL_DEFAULTS.seeds)
     .addOption(
       new Option(
         "--face <mode>",
         "measure face identity: auto (when most training images show a face), on, off",
       )
         .choices(["auto", "on", "off"])
-        .default("auto"),
+        .default(EVAL_DEFAULTS.face),
     )
     .option("--json", "print the findings as JSON");
   engineOptions(command).action(async (runDir: string, flags: EvalFlags) => {

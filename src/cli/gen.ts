@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { EngineEvent } from "../engine/protocol.ts";
 import { ARCHS } from "../engine/spec.ts";
-import { buildGenerateSpec, runGenerate, type GenOptions } from "../generate/gen.ts";
+import { buildGenerateSpec, GEN_DEFAULTS as D, runGenerate, type GenOptions } from "../generate/gen.ts";
 import { A1111_SAMPLERS } from "../generate/samplers.ts";
 
 const HELP = `
@@ -61,7 +61,7 @@ export function registerGen(program: Command): void {
     .requiredOption("--model <ckpt>", "base checkpoint (.safetensors/.ckpt) or diffusers folder")
     .requiredOption("--prompt <text>", "the prompt (A1111 syntax, see below)")
     .requiredOption("--out <dir>", "folder for the images")
-    .option("--negative <text>", "negative prompt", "")
+    .option("--negative <text>", "negative prompt", D.negative)
     .option(
       "--lora <file[:weight]>",
       "a LoRA/LyCORIS file to apply (repeatable; weight default 1)",
@@ -70,30 +70,35 @@ export function registerGen(program: Command): void {
     )
     .option("--lora-dir <dir>", "where <lora:NAME:w> in the prompt finds NAME.safetensors")
     .option("--embeddings <dir>", "folder of textual-inversion embeddings, used by file name in the prompt")
-    .option("--sampler <name>", "A1111 sampler name", "DPM++ 2M Karras")
-    .option("--steps <n>", "sampling steps", integer(1), 20)
-    .option("--cfg <scale>", "CFG scale", number, 7)
-    .option("--width <px>", "image width (multiple of 8)", integer(8), 512)
-    .option("--height <px>", "image height (multiple of 8)", integer(8), 512)
-    .option("--seed <n>", "seed of the first image (-1: random)", integer(-1), -1)
-    .option("--batch-count <n>", "how many batches", integer(1), 1)
-    .option("--batch-size <n>", "images per batch (drawn together)", integer(1), 1)
+    .option("--sampler <name>", "A1111 sampler name", D.sampler)
+    .option("--steps <n>", "sampling steps", integer(1), D.steps)
+    .option("--cfg <scale>", "CFG scale", number, D.cfg)
+    .option("--width <px>", "image width (multiple of 8)", integer(8), D.width)
+    .option("--height <px>", "image height (multiple of 8)", integer(8), D.height)
+    .option("--seed <n>", "seed of the first image (-1: random)", integer(-1), D.seed)
+    .option("--batch-count <n>", "how many batches", integer(1), D.batchCount)
+    .option("--batch-size <n>", "images per batch (drawn together)", integer(1), D.batchSize)
     .option(
       "--clip-skip <n>",
       "text encoder layers to skip from the end (2 for most anime models)",
       integer(1),
-      1,
+      D.clipSkip,
     )
     .option("--init-image <file>", "img2img: start from this image (resized to --width x --height)")
-    .option("--strength <s>", "img2img denoising strength: 0 keeps the image, 1 replaces it", number, 0.75)
+    .option(
+      "--strength <s>",
+      "img2img denoising strength: 0 keeps the image, 1 replaces it",
+      number,
+      D.strength,
+    )
     .addOption(new Option("--arch <arch>", "architecture (default: detected)").choices(ARCHS))
     .addOption(
-      new Option("--device <device>", "where to run").choices(["auto", "cpu", "cuda"]).default("auto"),
+      new Option("--device <device>", "where to run").choices(["auto", "cpu", "cuda"]).default(D.device),
     )
     .addOption(
       new Option("--precision <p>", "weights dtype (no = float32)")
         .choices(["no", "fp16", "bf16"])
-        .default("no"),
+        .default(D.precision),
     )
     .option("--json", "print the engine's result (images, parameters, LoRA matches) as JSON", false)
     .addHelpText("after", HELP)

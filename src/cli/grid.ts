@@ -1,7 +1,7 @@
 import { relative } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { EngineEvent } from "../engine/protocol.ts";
-import { runGrid, type GridOptions } from "../evaluate/index.ts";
+import { DRAW_DEFAULTS, runGrid, type GridOptions } from "../evaluate/index.ts";
 
 function int(value: string): number {
   const parsed = Number(value);
@@ -19,14 +19,21 @@ function num(value: string): number {
 export function engineOptions(command: Command): Command {
   return command
     .addOption(
-      new Option("--device <device>", "where to draw").choices(["auto", "cpu", "cuda"]).default("auto"),
+      new Option("--device <device>", "where to draw")
+        .choices(["auto", "cpu", "cuda"])
+        .default(DRAW_DEFAULTS.device),
     )
     .addOption(
       new Option("--precision <p>", "weights while drawing (no: float32)")
         .choices(["no", "fp16", "bf16"])
-        .default("no"),
+        .default(DRAW_DEFAULTS.precision),
     )
-    .option("--clip-skip <n>", "CLIP layers to skip from the end (1 = none, 2 as A1111 anime models)", int, 1)
+    .option(
+      "--clip-skip <n>",
+      "CLIP layers to skip from the end (1 = none, 2 as A1111 anime models)",
+      int,
+      DRAW_DEFAULTS.clipSkip,
+    )
     .option("--name <output-name>", "which run, when several share the output folder");
 }
 

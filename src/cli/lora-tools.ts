@@ -6,6 +6,7 @@ import {
   mergeLoras,
   parseWeighted,
   resizeLora,
+  LORA_TOOL_DEFAULTS as D,
   type Precision,
   type ResizeMethod,
   type ToolResult,
@@ -68,7 +69,9 @@ export function registerLoraTools(lora: Command): void {
     .requiredOption("--rank <n>", "the new rank; with a dynamic method, the largest rank kept", positiveInt)
     .option("--conv-rank <n>", "the rank for 3x3 conv (LoCon) modules (default: --rank)", positiveInt)
     .addOption(
-      new Option("--method <m>", "how each module's rank is chosen").choices(RESIZE_METHODS).default("fixed"),
+      new Option("--method <m>", "how each module's rank is chosen")
+        .choices(RESIZE_METHODS)
+        .default(D.resizeMethod),
     )
     .option(
       "--param <x>",
@@ -90,7 +93,7 @@ export function registerLoraTools(lora: Command): void {
     .addOption(
       new Option("--mode <mode>", "concat: exact, ranks add up; svd: to --rank")
         .choices(["concat", "svd"])
-        .default("concat"),
+        .default(D.mergeMode),
     )
     .option("--rank <n>", "rank of an SVD merge", positiveInt)
     .addOption(precision("save precision (default: the first input's)"))
@@ -106,7 +109,7 @@ export function registerLoraTools(lora: Command): void {
     .argument("<model>", "the base checkpoint (.safetensors/.ckpt or a diffusers folder)")
     .argument("<loras...>", "LoRA files, each optionally FILE:WEIGHT (default weight 1)")
     .requiredOption("-o, --out <file>", "the new checkpoint .safetensors")
-    .addOption(precision("precision of the checkpoint", "fp16"))
+    .addOption(precision("precision of the checkpoint", D.bakePrecision))
     .option("--json", "print the result as JSON")
     .action(
       async (model: string, loras: string[], o: { out: string; precision: Precision; json?: boolean }) => {
@@ -127,10 +130,15 @@ export function registerLoraTools(lora: Command): void {
     .argument("<base>", "the base checkpoint")
     .argument("<tuned>", "the fine-tuned checkpoint (same architecture)")
     .requiredOption("-o, --out <file>", "the new LoRA .safetensors")
-    .option("--rank <n>", "rank of every module", positiveInt, 32)
+    .option("--rank <n>", "rank of every module", positiveInt, D.extractRank)
     .option("--no-text-encoder", "leave the text encoder(s) out")
-    .option("--min-diff <x>", "skip layers whose largest change is at most x", positiveNumber, 0.0)
-    .addOption(precision("save precision", "fp16"))
+    .option(
+      "--min-diff <x>",
+      "skip layers whose largest change is at most x",
+      positiveNumber,
+      D.extractMinDiff,
+    )
+    .addOption(precision("save precision", D.extractPrecision))
     .option("--json", "print the report as JSON")
     .action(async (base: string, tuned: string, o: ExtractFlags) => {
       const result = await extractLora({ base, tuned, ...o });

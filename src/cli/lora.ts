@@ -1,11 +1,5 @@
 import type { Command } from "commander";
-import {
-  describeLora,
-  formatBlockNorms,
-  formatLoraInfo,
-  readBlockNorms,
-  readLoraInfo,
-} from "../lora/index.ts";
+import { formatBlockNorms, formatLoraInfo, inspectLora } from "../lora/index.ts";
 import { registerLoraConvert } from "./lora-convert.ts";
 import { registerLoraTools } from "./lora-tools.ts";
 
@@ -34,10 +28,7 @@ export function registerLora(program: Command): void {
     )
     .option("--no-norms", "skip the per-block weight norms (they read every weight once)")
     .action(async (file: string, options: InfoOptions) => {
-      const info = await readLoraInfo(file, { hash: options.hash });
-      const summary = describeLora(info);
-      const sdxl = summary.architecture.startsWith("SDXL");
-      const blockNorms = options.norms ? await readBlockNorms(info, sdxl) : undefined;
+      const { info, summary, blockNorms } = await inspectLora(file, options);
       if (options.json) {
         const modules = options.modules ? info.modules : undefined;
         process.stdout.write(

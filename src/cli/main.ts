@@ -13,6 +13,8 @@ import { registerTags } from "./tags.ts";
 import { registerModels } from "./models.ts";
 import { registerGen } from "./gen.ts";
 import { registerPresets } from "./presets.ts";
+import { registerServe } from "./serve.ts";
+import { registerUsers } from "./users.ts";
 
 export function buildProgram(): Command {
   const program = new Command("danlu")
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerConfig(program);
   registerPresets(program);
+  registerServe(program);
+  registerUsers(program);
   registerDemo(program);
   return program;
 }

@@ -1,41 +1,11 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { DanluError } from "../errors.ts";
 import { resolveModel } from "../models-store/store.ts";
-import { loadCaptioner, type Captioner, type FlorenceTask } from "../tagging/caption/captioner.ts";
-import { DEFAULT_FORMAT, type FormatOptions } from "../tagging/wd/select.ts";
-import { tagFolder, type TagFolderReport } from "../tagging/wd/tag-folder.ts";
-import { parseTagReplacements, splitTagList } from "../tagging/wd/tag-names.ts";
+import { TAG_DEFAULTS, tagDataset, type TagSettings } from "../tagging/tag-dataset.ts";
+import type { TagFolderReport } from "../tagging/wd/tag-folder.ts";
 import { positiveInt, startProgress } from "./data-options.ts";
 
-interface TagFlags {
-  model: string[];
-  captionModel?: string;
-  captionTask: "caption" | "detailed" | "more-detailed";
-  generalThreshold?: number;
-  characterThreshold?: number;
-  rating: FormatOptions["rating"];
-  characterFirst: boolean;
-  expandCharacters: boolean;
-  underscores: boolean;
-  undesired: string;
-  replace?: string;
-  alwaysFirst: string;
-  append: boolean;
-  separator: string;
-  captionExtension: string;
-  batchSize: number;
-  recursive: boolean;
-  reuseProbabilities: boolean;
-  threads?: number;
-  modelsDir?: string;
-  json: boolean;
-}
-
-const FLORENCE_TASKS: Record<TagFlags["captionTask"], FlorenceTask> = {
-  caption: "<CAPTION>",
-  detailed: "<DETAILED_CAPTION>",
-  "more-detailed": "<MORE_DETAILED_CAPTION>",
-};
+type TagFlags = Omit<TagSettings, "models"> & { model: string[]; modelsDir?: string; json: boolean };
 
 function threshold(text: string): number {
   const value = Number(text);
@@ -75,7 +45,7 @@ export function registerTag(program: Command): void {
       "--caption-task <task>",
       "Florence-2 task: caption, detailed, more-detailed",
       oneOf(["caption", "detailed", "more-detailed"] as const),
-      "detailed",
+      TAG_DEFAULTS.captionTask,
     )
     .option(
       "--general-threshold <p>",
@@ -87,7 +57,7 @@ export function registerTag(program: Command): void {
       "--rating <where>",
       "rating tag: none, first, last",
       oneOf(["none", "first", "last"] as const),
-      "none",
+      TAG_DEFAULTS.rating,
     )
     .option("--character-first", "character tags before general tags", false)
     .option("--expand-characters", "name_(series) becomes two tags: name, series", false)
@@ -96,9 +66,9 @@ export function registerTag(program: Command): void {
     .option("--replace <pairs>", 'tag replacements "source,target;source2,target2" (\\, and \\; escape)')
     .option("--always-first <tags>", "tags moved to the front when present, in this order", "")
     .option("--append", "add new tags to existing captions instead of overwriting them", false)
-    .option("--separator <text>", "between tags in the caption", ", ")
-    .option("--caption-extension <ext>", "caption file extension", ".txt")
-    .option("--batch-size <n>", "images per model run", positiveInt, 4)
+    .option("--separator <text>", "between tags in the caption", TAG_DEFAULTS.separator)
+    .option("--caption-extension <ext>", "caption file extension", TAG_DEFAULTS.captionExtension)
+    .option("--batch-size <n>", "images per model run", positiveInt, TAG_DEFAULTS.batchSize)
     .option("--recursive", "also tag images in subfolders (not those starting with _ or .)", false)
     .option(
       "--reuse-probabilities",
@@ -115,58 +85,25 @@ export function registerTag(program: Command): void {
           code: "BAD_OPTION",
         });
       }
-      const taggers = [];
-      for (const model of flags.model) {
-        const { name, folder } = await resolveModel(model, "tagger", flags.modelsDir);
-        taggers.push({ name, folder, general: flags.generalThreshold, character: flags.characterThreshold });
-      }
-      const captioner = flags.captionModel ? await openCaptioner(flags) : undefined;
       const progress = startProgress("tag");
-      const report = await tagFolder({
+      const { report, captioner } = await tagDataset(
         dir,
-        taggers,
-        captioner,
-        format: formatOptions(flags),
-        separator: flags.separator,
-        existing: flags.append ? "append" : "overwrite",
-        captionExtension: flags.captionExtension,
-        batchSize: flags.batchSize,
-        recursive: flags.recursive,
-        reuseProbabilities: flags.reuseProbabilities,
-        threads: flags.threads,
-        onProgress: progress.update,
-      }).finally(async () => {
-        progress.stop();
-        await captioner?.dispose();
-      });
+        { ...flags, models: flags.model },
+        {
+          resolveModel: (name, kind) => resolveModel(name, kind, flags.modelsDir),
+          onProgress: progress.update,
+        },
+      ).finally(progress.stop);
       process.stdout.write((flags.json ? reportJson(report) : formatReport(report, captioner)) + "\n");
       if (report.failed.length > 0 && report.written === 0) process.exitCode = 1;
     });
 }
 
-async function openCaptioner(flags: TagFlags): Promise<Captioner> {
-  const { name, folder } = await resolveModel(flags.captionModel ?? "", "captioner", flags.modelsDir);
-  return loadCaptioner(folder, name, { task: FLORENCE_TASKS[flags.captionTask], threads: flags.threads });
-}
-
-function formatOptions(flags: TagFlags): FormatOptions {
-  return {
-    ...DEFAULT_FORMAT,
-    rating: flags.rating,
-    characterFirst: flags.characterFirst,
-    expandCharacters: flags.expandCharacters,
-    removeUnderscores: flags.underscores,
-    undesired: new Set(splitTagList(flags.undesired, flags.separator)),
-    replacements: flags.replace ? parseTagReplacements(flags.replace) : new Map(),
-    alwaysFirst: splitTagList(flags.alwaysFirst, flags.separator),
-  };
-}
-
-function formatReport(report: TagFolderReport, captioner: Captioner | undefined): string {
+function formatReport(report: TagFolderReport, captioner: string | null): string {
   const lines = [`tagged ${report.written} of ${report.images} images`];
   for (const t of report.thresholds)
     lines.push(`  ${t.name}: general >= ${t.general}, character >= ${t.character}`);
-  if (captioner) lines.push(`  captions: ${captioner.name}`);
+  if (captioner) lines.push(`  captions: ${captioner}`);
   if (report.reused > 0) lines.push(`  ${report.reused} image/tagger results reused from manifest.json`);
   const top = [...report.tagCounts].sort((a, b) => b[1] - a[1]).slice(0, 15);
   if (top.length > 0) lines.push(`most frequent: ${top.map(([tag, n]) => `${tag} (${n})`).join(", ")}`);

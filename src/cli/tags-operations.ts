@@ -3,6 +3,7 @@ import { DanluError } from "../errors.ts";
 import { CLIP_CAPTION_TOKENS } from "../tagging/clip-tokens.ts";
 import { parseTagList } from "../tagging/edit/caption.ts";
 import { compileTagRegex } from "../tagging/edit/filter.ts";
+import { exactReplaceEdit } from "../tagging/edit/folder-edit.ts";
 import type { SortKey, TagEdit } from "../tagging/edit/operations.ts";
 import { collect, parseCount, type EditFlags, type FilterFlags } from "./tags-options.ts";
 
@@ -17,7 +18,6 @@ export interface EditSpec {
 }
 
 const regexFlagsOf = (flags: FilterFlags) => (flags.ignoreCase ? "giu" : "gu");
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&");
 
 function requireTags(tags: string[], command: string): string[] {
   if (tags.length === 0)
@@ -45,11 +45,7 @@ function replaceEdit(args: string[], flags: EditFlags & Record<string, unknown>)
       hint: 'quote tags with spaces: danlu tags replace DIR "long hair" "very long hair"',
     });
   }
-  return {
-    kind: "replace",
-    pattern: new RegExp(`^${escapeRegExp(from.trim())}$`, "u"),
-    replacement: to.replaceAll("$", "$$$$"),
-  };
+  return exactReplaceEdit(from, to);
 }
 
 const SORT_KEYS: SortKey[] = ["alpha", "frequency", "length"];

@@ -1,13 +1,11 @@
 import type { Command } from "commander";
 import { undoLastBatch } from "../tagging/backup.ts";
 import { loadClipTokenizer } from "../tagging/clip-tokens.ts";
-import { sharedFirstTag } from "../tagging/edit/bake.ts";
-import { applyToMatching } from "../tagging/edit/batch.ts";
 import { formatCaption, type CaptionEntry } from "../tagging/edit/caption.ts";
-import { readFolderCaptions, writeFolderCaptions } from "../tagging/edit/caption-files.ts";
+import { readFolderCaptions } from "../tagging/edit/caption-files.ts";
 import { filterEntries } from "../tagging/edit/filter.ts";
+import { autoKeepFirst, editFolderCaptions, tagEditFunction } from "../tagging/edit/folder-edit.ts";
 import { formatFrequencyTable, tagFrequency } from "../tagging/edit/frequency.ts";
-import { applyTagEdit, type EditContext } from "../tagging/edit/operations.ts";
 import { registerTagsBake } from "./tags-bake.ts";
 import { registerTagsEdit } from "./tags-edit.ts";
 import { EDITS, type EditSpec } from "./tags-operations.ts";
@@ -23,13 +21,15 @@ import {
 
 /** The number of fixed leading tags; says so when `auto` finds a trigger, so the rule is never hidden. */
 export function resolveKeepFirst(flag: number | "auto", entries: readonly CaptionEntry[]): number {
-  if (flag !== "auto") return flag;
-  const trigger = sharedFirstTag(entries);
-  if (trigger === null) return 0;
+  const { keepFirst, trigger } = autoKeepFirst(flag, entries);
+  if (trigger !== null) sayTriggerKept(trigger);
+  return keepFirst;
+}
+
+function sayTriggerKept(trigger: string): void {
   process.stderr.write(
     `keeping the first tag "${trigger}" fixed: every caption starts with it, so it is taken as the trigger word (--keep-first 0 edits it too)\n`,
   );
-  return 1;
 }
 
 /** Reads DIR, applies `makeEdit` to the filtered images, writes one undoable batch (or prints it). */
@@ -39,23 +39,27 @@ export async function runBatchEdit(
   operation: string,
   makeEdit: (entries: CaptionEntry[], keepFirst: number) => (tags: readonly string[]) => string[],
 ): Promise<void> {
-  const entries = await readFolderCaptions(dir, folderOptions(flags));
-  const keepFirst = resolveKeepFirst(flags.keepFirst, entries);
-  const { matched, changed } = applyToMatching(entries, buildFilter(flags), makeEdit(entries, keepFirst));
-  const before = new Map(entries.map((entry) => [entry.file, entry.tags]));
+  const { matched, changes, trigger, batch } = await editFolderCaptions(dir, {
+    folder: folderOptions(flags),
+    filter: buildFilter(flags),
+    keepFirst: flags.keepFirst,
+    operation,
+    dryRun: flags.dryRun,
+    makeEdit,
+  });
+  if (trigger !== null) sayTriggerKept(trigger);
   if (flags.dryRun) {
-    for (const entry of changed) {
+    for (const change of changes) {
       process.stdout.write(
-        `${entry.file}\n  - ${formatCaption(before.get(entry.file) ?? [])}\n  + ${formatCaption(entry.tags)}\n`,
+        `${change.file}\n  - ${formatCaption(change.before)}\n  + ${formatCaption(change.after)}\n`,
       );
     }
-    process.stdout.write(`dry run: would change ${changed.length} of ${matched} matching images\n`);
+    process.stdout.write(`dry run: would change ${changes.length} of ${matched} matching images\n`);
     return;
   }
-  const { batch } = await writeFolderCaptions(dir, changed, flags.ext, operation);
   const undo =
     batch === null ? "" : ` (backup ${String(batch).padStart(4, "0")}; undo: danlu tags undo ${dir})`;
-  process.stdout.write(`changed ${changed.length} of ${matched} matching images${undo}\n`);
+  process.stdout.write(`changed ${changes.length} of ${matched} matching images${undo}\n`);
 }
 
 function registerEdit(tags: Command, spec: EditSpec): void {
@@ -68,15 +72,10 @@ function registerEdit(tags: Command, spec: EditSpec): void {
     const flags = (spec.args ? rest[1] : rest[0]) as EditFlags & Record<string, unknown>;
     const edit = spec.edit(args, flags);
     const tokenizer = edit.kind === "truncate" ? loadClipTokenizer() : undefined;
-    await runBatchEdit(dir, flags, ["tags", spec.name, ...args].join(" "), (entries, keepFirst) => {
-      const frequency = new Map(tagFrequency(entries).map((count) => [count.tag, count.images]));
-      const context: EditContext = {
-        keepFirst,
-        frequency,
-        countTokens: tokenizer && ((t) => tokenizer.countTokens(t)),
-      };
-      return (tagList) => applyTagEdit(tagList, edit, context);
-    });
+    const countTokens = tokenizer && ((text: string) => tokenizer.countTokens(text));
+    await runBatchEdit(dir, flags, ["tags", spec.name, ...args].join(" "), (entries, keepFirst) =>
+      tagEditFunction(edit, entries, keepFirst, countTokens),
+    );
   });
 }
 

@@ -2,16 +2,11 @@ import type { Command } from "commander";
 import {
   addTrainConfigOptions,
   configFromOptions,
-  loadKohyaConfig,
-  loadKohyaDatasetConfig,
-  loadTrainConfigFile,
-  resolveTrainConfig,
+  loadTrainLayers,
   type DatasetSubset,
   type TrainConfig,
-  type TrainConfigLayer,
 } from "../config/index.ts";
 import { writeKohyaExport } from "../config/kohya-export.ts";
-import { presetLayer, resolvePreset, stackWithPreset } from "../config/presets/index.ts";
 import type { EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
 import { formatLoss, ProgressRenderer } from "../training/progress.ts";
@@ -65,34 +60,19 @@ export function registerTrain(program: Command): void {
 
 /** The config from its layers (preset < kohya import < --config < flags), and a dataset config's subsets. */
 async function loadLayers(flags: TrainFlags): Promise<{ config: TrainConfig; subsets: DatasetSubset[] }> {
-  let layers: TrainConfigLayer[] = [];
-  const notes: string[] = [];
-  let subsets: DatasetSubset[] = [];
-  let kohyaImport: { config: TrainConfigLayer; defaulted: string[] } | null = null;
-  if (flags.kohyaConfig) {
-    const kohya = await loadKohyaConfig(flags.kohyaConfig);
-    kohyaImport = kohya;
-    layers.push(kohya.config);
-    notes.push(...kohya.warnings);
-    if (kohya.datasetConfig) {
-      const dataset = await loadKohyaDatasetConfig(kohya.datasetConfig);
-      layers.push(dataset.config);
-      notes.push(...dataset.warnings);
-      subsets = dataset.subsets;
-    }
-  }
-  if (flags.config) layers.push(await loadTrainConfigFile(flags.config));
-  layers.push(configFromOptions(flags));
+  const { config, subsets, warnings } = await loadTrainLayers({
+    preset: flags.preset,
+    kohyaConfig: flags.kohyaConfig,
+    configFile: flags.config,
+    layers: [configFromOptions(flags)],
+  });
   if (flags.preset) {
-    const rest = kohyaImport ? layers.slice(1) : layers;
-    layers = stackWithPreset(presetLayer(flags.preset), kohyaImport, rest);
     process.stderr.write(
       `preset ${flags.preset} (danlu presets show ${flags.preset}; flags and files override it)\n`,
     );
-    for (const line of resolvePreset(flags.preset).missing) notes.push(`preset ${flags.preset}: ${line}`);
   }
-  for (const note of notes) process.stderr.write(`warning: ${note}\n`);
-  return { config: resolveTrainConfig(layers, { subsetsGiven: subsets.length > 0 }), subsets };
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  return { config, subsets };
 }
 
 async function trainAction(flags: TrainFlags): Promise<void> {

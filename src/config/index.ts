@@ -1,7 +1,10 @@
 // The training config: schema and defaults (schema.ts), danlu TOML files, flags, kohya imports, resolution.
 export { TRAIN_KEYS, TRAIN_KEY_NAMES, trainConfig, trainKeyDef } from "./schema.ts";
 export type { TrainConfig, TrainConfigLayer, TrainKey } from "./schema.ts";
-export { loadTrainConfigFile } from "./load-file.ts";
+export { layerFromTable, loadTrainConfigFile } from "./load-file.ts";
+export type { TableSource } from "./load-file.ts";
+export { loadTrainLayers } from "./layers.ts";
+export type { TrainLayerSources, TrainLayers } from "./layers.ts";
 export { resolveTrainConfig, trainConfigDefaults } from "./resolve.ts";
 export type { ResolveOptions } from "./resolve.ts";
 export { addTrainConfigOptions, configFromOptions, flagOf, formatValue } from "./options.ts";

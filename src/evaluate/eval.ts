@@ -28,6 +28,9 @@ export interface EvalOptions extends EngineChoices {
   onNote?: (text: string) => void;
 }
 
+/** `danlu eval`'s choices when not told: two images per prompt, identity when the run looks like a face LoRA. */
+export const EVAL_DEFAULTS = { seeds: 2, face: "auto" } as const satisfies Partial<EvalOptions>;
+
 export interface EvalResult {
   dir: string;
   findings: EvalFindings;

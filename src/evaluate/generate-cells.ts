@@ -10,6 +10,8 @@ import { parsePrompt } from "../generate/prompt.ts";
 export interface EngineChoices {
   device: "auto" | "cpu" | "cuda";
   precision: "no" | "fp16" | "bf16";
+  /** Cancels the engine run (the drawing stops; nothing is rendered). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function generateJobs(
       jobs,
     },
     onEvent,
+    engine.signal ? { signal: engine.signal } : {},
   );
   const written = new Set(result.outputs);
   const paths = new Map<string, string[]>();

@@ -44,6 +44,13 @@ export interface GridResult {
   black: string[];
 }
 
+/** How grid and eval draw when not told (the CLI's flags and the service's params share these). */
+export const DRAW_DEFAULTS = {
+  device: "auto",
+  precision: "no",
+  clipSkip: 1,
+} as const satisfies Partial<GridOptions>;
+
 /** The weights a run folder given alone is compared at. */
 export const DEFAULT_WEIGHTS = "weight=0.6,0.8,1.0";
 

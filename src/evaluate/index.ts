@@ -1,8 +1,8 @@
-export { runGrid, DEFAULT_WEIGHTS } from "./grid.ts";
+export { runGrid, DEFAULT_WEIGHTS, DRAW_DEFAULTS } from "./grid.ts";
 export type { GridOptions, GridResult } from "./grid.ts";
 export { parseAxis, AXIS_KINDS } from "./axes.ts";
 export type { Axis, AxisKind } from "./axes.ts";
 export { readRunFolder } from "./run-folder.ts";
 export type { RunFolder } from "./run-folder.ts";
-export { runEval } from "./eval.ts";
+export { runEval, EVAL_DEFAULTS } from "./eval.ts";
 export type { EvalOptions, EvalResult } from "./eval.ts";

@@ -33,6 +33,23 @@ export interface GenOptions {
   precision: "no" | "fp16" | "bf16";
 }
 
+/** What `danlu gen` and the service's gen job use for every setting not given. */
+export const GEN_DEFAULTS = {
+  negative: "",
+  sampler: "DPM++ 2M Karras",
+  steps: 20,
+  cfg: 7,
+  width: 512,
+  height: 512,
+  seed: -1,
+  batchCount: 1,
+  batchSize: 1,
+  clipSkip: 1,
+  strength: 0.75,
+  device: "auto",
+  precision: "no",
+} as const satisfies Partial<GenOptions>;
+
 function bad(message: string, hint: string): DanluError {
   return new DanluError(message, { code: "BAD_ARGUMENT", hint, exitCode: 2 });
 }
@@ -132,11 +149,13 @@ export function buildGenerateSpec(
   };
 }
 
-/** Runs the engine's generate command; onEvent sees every event (sample per image). */
+/** Runs the engine's generate command; onEvent sees every event (sample per image); `signal` cancels it. */
 export async function runGenerate(
   spec: GenerateSpec,
   onEvent: (e: EngineEvent) => void,
+  options: { signal?: AbortSignal } = {},
 ): Promise<EngineDone> {
   mkdirSync(spec.output.dir, { recursive: true });
-  return runEngineToDone("generate", spec, { onEvent }, "Generation was cancelled.");
+  const run = { onEvent, ...(options.signal ? { signal: options.signal } : {}) };
+  return runEngineToDone("generate", spec, run, "Generation was cancelled.");
 }

@@ -14,6 +14,7 @@ export type { BlockNorm } from "./block-norms.ts";
 export { triggerWords, type TriggerWord } from "./triggers.ts";
 export type { HashStatus, LoraInfo, LoraModuleInfo, LoraPartSummary } from "./lora-info.ts";
 export { describeLora } from "./describe.ts";
+export { inspectLora, type LoraInspection } from "./inspect.ts";
 export type { LoraSummary } from "./describe.ts";
 export { formatBlockNorms, formatLoraInfo } from "./format-info.ts";
 export type { LoraPart, ModuleKind } from "./lora-keys.ts";

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
-import type { EngineCommand, SpecFor } from "../engine/driver.ts";
+import type { EngineCommand, EngineRunOptions, SpecFor } from "../engine/driver.ts";
 import { runEngineToDone, shortCommandOutput } from "../engine/run-to-done.ts";
 import { RESIZE_METHODS, type LORA_PRECISIONS } from "../engine/spec-lora.ts";
 
@@ -51,8 +51,26 @@ function outputPath(path: string, inputs: string[]): string {
   return full;
 }
 
-async function run<C extends EngineCommand>(command: C, spec: SpecFor<C>): Promise<ToolResult> {
-  const result = await runEngineToDone(command, spec, shortCommandOutput());
+/** How a tool's engine run is followed: its events (default: warnings on stderr) and a cancel signal. */
+export type ToolRunOptions = Pick<EngineRunOptions, "onEvent" | "signal">;
+
+/** The defaults of `danlu lora bake|extract` (and the service's jobs). */
+export const LORA_TOOL_DEFAULTS = {
+  resizeMethod: "fixed",
+  mergeMode: "concat",
+  bakePrecision: "fp16",
+  extractRank: 32,
+  extractTextEncoder: true,
+  extractMinDiff: 0,
+  extractPrecision: "fp16",
+} as const;
+
+async function run<C extends EngineCommand>(
+  command: C,
+  spec: SpecFor<C>,
+  options: ToolRunOptions,
+): Promise<ToolResult> {
+  const result = await runEngineToDone(command, spec, { ...shortCommandOutput(), ...options });
   return (result.data ?? { out: "" }) as ToolResult;
 }
 
@@ -61,15 +79,18 @@ export interface Weighted {
   weight: number;
 }
 
-export async function resizeLora(options: {
-  input: string;
-  out: string;
-  rank: number;
-  convRank?: number;
-  method: ResizeMethod;
-  param?: number;
-  precision?: Precision;
-}): Promise<ToolResult> {
+export async function resizeLora(
+  options: {
+    input: string;
+    out: string;
+    rank: number;
+    convRank?: number;
+    method: ResizeMethod;
+    param?: number;
+    precision?: Precision;
+  },
+  engine: ToolRunOptions = {},
+): Promise<ToolResult> {
   const path = existing(options.input, "LoRA file");
   if (options.method !== "fixed" && options.param === undefined) {
     throw new DanluError(`--method ${options.method} needs a value`, {
@@ -77,76 +98,97 @@ export async function resizeLora(options: {
       hint: "e.g. --method sv_fro --param 0.9 (sv_ratio: largest/smallest singular value kept, e.g. 10)",
     });
   }
-  return run("lora-resize", {
-    version: 1,
-    path,
-    out: outputPath(options.out, [path]),
-    rank: options.rank,
-    conv_rank: options.convRank ?? options.rank,
-    method: options.method,
-    param: options.param ?? null,
-    precision: options.precision ?? null,
-  });
+  return run(
+    "lora-resize",
+    {
+      version: 1,
+      path,
+      out: outputPath(options.out, [path]),
+      rank: options.rank,
+      conv_rank: options.convRank ?? options.rank,
+      method: options.method,
+      param: options.param ?? null,
+      precision: options.precision ?? null,
+    },
+    engine,
+  );
 }
 
-export async function mergeLoras(options: {
-  inputs: Weighted[];
-  out: string;
-  mode: "concat" | "svd";
-  rank?: number;
-  precision?: Precision;
-}): Promise<ToolResult> {
+export async function mergeLoras(
+  options: {
+    inputs: Weighted[];
+    out: string;
+    mode: "concat" | "svd";
+    rank?: number;
+    precision?: Precision;
+  },
+  engine: ToolRunOptions = {},
+): Promise<ToolResult> {
   const inputs = options.inputs.map((i) => ({ path: existing(i.path, "LoRA file"), weight: i.weight }));
   if (options.mode === "svd" && options.rank === undefined) {
     throw new DanluError("merging by SVD needs --rank", { code: "BAD_ARGUMENT" });
   }
-  return run("lora-merge", {
-    version: 1,
-    inputs,
-    out: outputPath(
-      options.out,
-      inputs.map((i) => i.path),
-    ),
-    mode: options.mode,
-    rank: options.rank ?? 1,
-    conv_rank: options.rank ?? 1,
-    precision: options.precision ?? null,
-  });
+  return run(
+    "lora-merge",
+    {
+      version: 1,
+      inputs,
+      out: outputPath(
+        options.out,
+        inputs.map((i) => i.path),
+      ),
+      mode: options.mode,
+      rank: options.rank ?? 1,
+      conv_rank: options.rank ?? 1,
+      precision: options.precision ?? null,
+    },
+    engine,
+  );
 }
 
-export async function bakeLoras(options: {
-  model: string;
-  loras: Weighted[];
-  out: string;
-  precision: Precision;
-}): Promise<ToolResult> {
+export async function bakeLoras(
+  options: {
+    model: string;
+    loras: Weighted[];
+    out: string;
+    precision: Precision;
+  },
+  engine: ToolRunOptions = {},
+): Promise<ToolResult> {
   const model = existing(options.model, "checkpoint");
   const loras = options.loras.map((i) => ({ path: existing(i.path, "LoRA file"), weight: i.weight }));
   const out = outputPath(options.out, [model, ...loras.map((l) => l.path)]);
-  return run("lora-bake", { version: 1, model, loras, out, precision: options.precision });
+  return run("lora-bake", { version: 1, model, loras, out, precision: options.precision }, engine);
 }
 
-export async function extractLora(options: {
-  base: string;
-  tuned: string;
-  out: string;
-  rank: number;
-  textEncoder: boolean;
-  minDiff: number;
-  precision: Precision;
-}): Promise<ToolResult> {
+export async function extractLora(
+  options: {
+    base: string;
+    tuned: string;
+    out: string;
+    rank: number;
+    textEncoder: boolean;
+    minDiff: number;
+    precision: Precision;
+  },
+  engine: ToolRunOptions = {},
+): Promise<ToolResult> {
   const base = existing(options.base, "checkpoint");
   const tuned = existing(options.tuned, "checkpoint");
-  return run("lora-extract", {
-    version: 1,
-    base,
-    tuned,
-    out: outputPath(options.out, [base, tuned]),
-    rank: options.rank,
-    text_encoder: options.textEncoder,
-    min_diff: options.minDiff,
-    precision: options.precision,
-  });
+  return run(
+    "lora-extract",
+    {
+      version: 1,
+      base,
+      tuned,
+      out: outputPath(options.out, [base, tuned]),
+      rank: options.rank,
+      text_encoder: options.textEncoder,
+      min_diff: options.minDiff,
+      precision: options.precision,
+    },
+    engine,
+  );
 }
 
 /** "file.safetensors:0.7" -> {path, weight}; no ":weight" means 1. A Windows drive letter is not a weight. */

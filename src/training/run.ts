@@ -5,8 +5,9 @@ import { readKohyaDataset, readKohyaSubsets, type KohyaDataset } from "../datase
 import { runEngine, type EngineRunResult } from "../engine/driver.ts";
 import { distributedEngineLauncher } from "../engine/python.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
-import type { Arch } from "../engine/spec.ts";
+import type { Arch, GenerateSpec } from "../engine/spec.ts";
 import { DanluError } from "../errors.ts";
+import { runGenerate } from "../generate/gen.ts";
 import { loadSamplePrompts, SD_SCRIPTS_SAMPLE_DEFAULTS } from "../sampling/index.ts";
 import { detectArch } from "./arch.ts";
 import { DEFAULT_CAPTION_OPTIONS, type CaptionOptions } from "./captions.ts";
@@ -41,21 +42,31 @@ export function captionOptionsOf(config: TrainConfig): CaptionOptions {
   };
 }
 
+export interface PrepareOptions {
+  /** A kohya dataset config's subsets: they list the images instead of train_data_dir. */
+  subsets?: readonly DatasetSubset[];
+  /** Plan only: class images that would be generated are not. */
+  dryRun?: boolean;
+  /** Cancels the class image generation (class_images_target), the one engine run before training. */
+  signal?: AbortSignal;
+  /** That generation's engine events. */
+  onEvent?: (event: EngineEvent) => void;
+}
+
 /**
  * Everything that can be checked without the GPU: model kind, dataset, buckets, steps. The images come
  * from train_data_dir (and reg_data_dir), or from `subsets` when a kohya dataset config lists them.
  */
-export async function prepareRun(
-  config: TrainConfig,
-  options: { subsets?: readonly DatasetSubset[]; dryRun?: boolean } = {},
-): Promise<PreparedRun> {
+export async function prepareRun(config: TrainConfig, options: PrepareOptions = {}): Promise<PreparedRun> {
   const arch = await detectArch(config);
   // generated class images (class_images_target) join the regularization images before the plan
+  const generate = (spec: GenerateSpec) =>
+    runGenerate(spec, options.onEvent ?? (() => {}), options.signal ? { signal: options.signal } : {});
   const dataset = await addClassImages(
     config,
     arch,
     await readDataset(config, options.subsets ?? []),
-    undefined,
+    generate,
     options.dryRun ?? false,
   );
   const [width, height] = config.resolution;

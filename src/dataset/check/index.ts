@@ -39,15 +39,24 @@ export interface CheckReport {
   seconds: number;
 }
 
+/** The thresholds `danlu data check` and the service's check job use when none is given. */
+export const CHECK_DEFAULTS = {
+  minSide: 512,
+  maxAspect: 2,
+  blurThreshold: DEFAULT_BLUR_THRESHOLD,
+  duplicateDistance: DEFAULT_DUPLICATE_DISTANCE,
+  detectPeople: true,
+} as const;
+
 /** `danlu data check`: measures every image in DIR (not in sub-folders such as _rejected/) and flags problems. */
 export async function checkDataset(dir: string, options: CheckOptions = {}): Promise<CheckReport> {
   const started = performance.now();
   const settings = {
-    minSide: options.minSide ?? 512,
-    maxAspect: options.maxAspect ?? 2,
-    blurThreshold: options.blurThreshold ?? DEFAULT_BLUR_THRESHOLD,
-    duplicateDistance: options.duplicateDistance ?? DEFAULT_DUPLICATE_DISTANCE,
-    detectPeople: options.detectPeople ?? true,
+    minSide: options.minSide ?? CHECK_DEFAULTS.minSide,
+    maxAspect: options.maxAspect ?? CHECK_DEFAULTS.maxAspect,
+    blurThreshold: options.blurThreshold ?? CHECK_DEFAULTS.blurThreshold,
+    duplicateDistance: options.duplicateDistance ?? CHECK_DEFAULTS.duplicateDistance,
+    detectPeople: options.detectPeople ?? CHECK_DEFAULTS.detectPeople,
   };
   const detector = settings.detectPeople ? await loadDetector() : undefined;
   const files = await listImages(dir);

@@ -18,6 +18,14 @@ export interface CropOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The choices `danlu data crop` and the service's crop job make when none is given. */
+export const CROP_DEFAULTS = {
+  mode: "upper-body",
+  margin: 0.3,
+  aspect: "bucket",
+  multi: "largest",
+} as const satisfies Pick<CropOptions, "mode" | "margin" | "aspect" | "multi">;
+
 export interface CropEntry {
   file: string;
   status: "cropped" | "skipped";

@@ -20,6 +20,9 @@ import { checkLayoutTarget, writeLayout, type LayoutFolder, type WriteSummary } 
 
 export { DEFAULT_SAMPLES_PER_CONCEPT, parseConcepts, parseReg, parseRepeats } from "./plan.ts";
 
+/** Epochs the step count assumes when none is given: the guides' "10 epochs, saving every epoch". */
+export const DEFAULT_LAYOUT_EPOCHS = 10;
+
 /** The training settings the step count and buckets depend on (defaults: src/config/schema.ts). */
 export interface LayoutTraining {
   arch: Arch;

@@ -1,0 +1,137 @@
+import { mkdirSync } from "node:fs";
+import type { EngineEvent } from "../engine/protocol.ts";
+import { DanluError } from "../errors.ts";
+import type { DataDir } from "./data-dir.ts";
+import { classifyFailure } from "./errors.ts";
+import { JobEventWriter } from "./events.ts";
+import type { JobKind, KindContext } from "./kinds/types.ts";
+import type { JobContext, JobProgress, JobQueue, QueueWorker, WorkerOptions } from "./types.ts";
+import { userPaths } from "./user-paths.ts";
+
+/** How often a running job's progress is written to its record; the event stream gets every event. */
+const PROGRESS_EVERY_MS = 1000;
+
+export interface JobWorkerOptions extends WorkerOptions {
+  data: DataDir;
+  kinds: Record<string, JobKind>;
+}
+
+/** A worker: takes jobs from the queue and runs each with its kind, writing the job's event stream. */
+export function startJobWorker(queue: JobQueue, options: JobWorkerOptions): QueueWorker {
+  const { data, kinds, ...workerOptions } = options;
+  return queue.startWorker((ctx) => runJob(ctx, data, kinds), workerOptions);
+}
+
+/** One attempt of one job: params checked by its kind, outputs in the job's own folder. */
+export async function runJob(
+  ctx: JobContext,
+  data: DataDir,
+  kinds: Record<string, JobKind>,
+): Promise<unknown> {
+  const { job } = ctx;
+  const runDir = data.jobDir(job.owner, job.id);
+  mkdirSync(runDir, { recursive: true });
+  const events = new JobEventWriter(data.eventsPath(job.owner, job.id));
+  events.append("state", { state: "running", attempt: job.attempts, worker: job.workerId });
+  const progress = new ProgressWriter(ctx);
+  try {
+    const kind = kinds[job.kind];
+    if (!kind) throw new DanluError(`unknown job kind '${job.kind}'`, { code: "UNKNOWN_KIND" });
+    const params = kind.params.safeParse(job.params);
+    if (!params.success) {
+      throw new DanluError(`the job's params no longer fit kind '${job.kind}': ${params.error.message}`, {
+        code: "BAD_PARAMS",
+      });
+    }
+    const result = await kind.run(params.data, kindContext(ctx, data, runDir, events, progress));
+    await progress.flush();
+    events.append("result", result);
+    return result;
+  } catch (error) {
+    await progress.flush();
+    const failure = classifyFailure(error);
+    const retrying = failure.kind === "infrastructure" && job.attempts < job.maxAttempts;
+    if (failure.kind === "cancelled") events.append("state", { state: "cancelled" });
+    else events.append("error", { ...failure.error, retrying });
+    throw error;
+  }
+}
+
+function kindContext(
+  ctx: JobContext,
+  data: DataDir,
+  runDir: string,
+  events: JobEventWriter,
+  progress: ProgressWriter,
+): KindContext {
+  const { job } = ctx;
+  return {
+    userId: job.owner,
+    jobId: job.id,
+    attempt: job.attempts,
+    data,
+    runDir,
+    signal: ctx.signal,
+    paths: userPaths(data, job.owner),
+    stage(name) {
+      events.append("stage", { stage: name });
+      progress.set({ stage: name }, true);
+    },
+    progress(step, total, detail) {
+      progress.set({ stage: progress.stage, step, total, ...(detail ? { detail } : {}) }, false);
+    },
+    engineEvent(event: EngineEvent) {
+      if (event.event === "progress") {
+        events.append("progress", event as unknown as Record<string, unknown>);
+        const detail: Record<string, number> = {
+          epoch: event.epoch,
+          loss: event.loss,
+          lr: event.lr,
+          it_per_s: event.it_per_s,
+          ...(event.memory_mb !== null ? { memory_mb: event.memory_mb } : {}),
+        };
+        progress.set({ stage: progress.stage, step: event.step, total: event.total_steps, detail }, false);
+      } else {
+        events.append("engine", event as unknown as Record<string, unknown>);
+        if (event.event === "phase") {
+          const counts =
+            event.current !== null && event.total !== null ? { step: event.current, total: event.total } : {};
+          progress.set({ stage: event.name, ...counts }, progress.stage !== event.name);
+        }
+      }
+    },
+    log(message, level = "info") {
+      events.append("log", { level, message });
+    },
+  };
+}
+
+/** Keeps the record's progress current without a database write per training step. */
+class ProgressWriter {
+  private latest: JobProgress | null = null;
+  private written = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ctx: JobContext) {}
+
+  get stage(): string {
+    return this.latest?.stage ?? "running";
+  }
+
+  set(progress: JobProgress, now: boolean): void {
+    this.latest = progress;
+    if (now || Date.now() - this.written >= PROGRESS_EVERY_MS) this.write();
+  }
+
+  private write(): void {
+    const value = this.latest;
+    if (!value) return;
+    this.written = Date.now();
+    this.pending = this.pending.then(() => this.ctx.reportProgress(value)).catch(() => undefined);
+  }
+
+  async flush(): Promise<void> {
+    this.write();
+    await this.pending;
+  }
+}

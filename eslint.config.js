@@ -38,6 +38,33 @@ export default tseslint.config(
     },
   },
   {
+    // the browser UI (web/, built by Vite)
+    files: ["web/**/*.{ts,tsx}"],
+    languageOptions: {
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        navigator: "readonly",
+        localStorage: "readonly",
+        EventSource: "readonly",
+        FormData: "readonly",
+        XMLHttpRequest: "readonly",
+        Headers: "readonly",
+        Blob: "readonly",
+        File: "readonly",
+        Event: "readonly",
+        MessageEvent: "readonly",
+        HTMLElement: "readonly",
+        HTMLInputElement: "readonly",
+        HTMLSelectElement: "readonly",
+        HTMLTextAreaElement: "readonly",
+        ResizeObserver: "readonly",
+        requestAnimationFrame: "readonly",
+        TextDecoder: "readonly",
+      },
+    },
+  },
+  {
     // Library code throws; only the CLI entry exits (STYLE.md).
     files: ["src/**/*.ts"],
     ignores: ["src/cli/**"],

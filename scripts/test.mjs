@@ -8,6 +8,7 @@ const root = new URL("..", import.meta.url).pathname;
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const stages = [
   ["type-check", bin("tsc"), ["--noEmit", "-p", "."]],
+  ["type-check web", bin("tsc"), ["--noEmit", "-p", "web"]],
   ["lint", bin("eslint"), ["."]],
   ["format", bin("prettier"), ["--check", "--log-level", "warn", "."]],
   [

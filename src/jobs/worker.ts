@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { relative, sep } from "node:path";
 import type { EngineEvent } from "../engine/protocol.ts";
 import { DanluError } from "../errors.ts";
 import type { DataDir } from "./data-dir.ts";
@@ -92,7 +93,7 @@ function kindContext(
         };
         progress.set({ stage: progress.stage, step: event.step, total: event.total_steps, detail }, false);
       } else {
-        events.append("engine", event as unknown as Record<string, unknown>);
+        events.append("engine", withinJob(event as unknown as Record<string, unknown>, runDir));
         if (event.event === "phase") {
           const counts =
             event.current !== null && event.total !== null ? { step: event.current, total: event.total } : {};
@@ -104,6 +105,18 @@ function kindContext(
       events.append("log", { level, message });
     },
   };
+}
+
+/** Paths into the job's folder as the API serves them (relative, `/`); the server's folders stay private. */
+function withinJob(event: Record<string, unknown>, runDir: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) {
+    out[key] =
+      typeof value === "string" && value.startsWith(runDir + sep)
+        ? relative(runDir, value).split(sep).join("/")
+        : value;
+  }
+  return out;
 }
 
 /** Keeps the record's progress current without a database write per training step. */

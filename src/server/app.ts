@@ -10,7 +10,9 @@ import { registerDatasetRoutes } from "./routes/datasets.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerMetaRoutes } from "./routes/meta.ts";
+import { registerTrainRoutes } from "./routes/train.ts";
 import type { UserStore } from "./users.ts";
+import { registerWebRoutes } from "./web.ts";
 
 /** What the routes use; built once by `startServer` (or a test) and passed in, never global. */
 export interface AppDeps {
@@ -21,6 +23,8 @@ export interface AppDeps {
   secret: Buffer;
   kinds: Record<string, JobKind>;
   limits: ServerLimits;
+  /** The built web UI served at `/`. @defaultValue web/dist in the checkout */
+  webRoot?: string;
 }
 
 export type AppEnv = { Variables: AuthVariables };
@@ -49,6 +53,7 @@ export function createApp(input: Omit<AppDeps, "limits"> & { limits?: Partial<Se
   registerEventRoutes(app, deps);
   registerArtifactRoutes(app, deps);
   registerDatasetRoutes(app, deps);
+  registerTrainRoutes(app, deps);
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -60,5 +65,6 @@ export function createApp(input: Omit<AppDeps, "limits"> & { limits?: Partial<Se
     },
     security: [{ bearer: [] }],
   });
+  registerWebRoutes(app, deps.webRoot); // last: its catch-all serves the UI's index.html
   return app;
 }

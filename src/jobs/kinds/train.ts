@@ -68,7 +68,7 @@ function configProblem(key: string, value: unknown): { message: string; hint: st
   }
 }
 
-const params = z.strictObject({
+export const trainParams = z.strictObject({
   dataset: z
     .string()
     .describe(
@@ -106,6 +106,22 @@ const params = z.strictObject({
     ),
 });
 
+export type TrainParams = z.output<typeof trainParams>;
+
+/** What a train job would do, without training: the config it resolves to and the plan (steps, buckets, saves). */
+export async function planTrain(p: TrainParams, ctx: KindContext) {
+  const config = await jobConfig(p, ctx);
+  const prepared = await prepareRun(config, { dryRun: true });
+  return {
+    config,
+    arch: prepared.arch,
+    report: hidePaths(ctx, prepared.report),
+    warnings: [...prepared.dataset.warnings, ...prepared.plan.warnings].map((line) => hidePaths(ctx, line)),
+    total_steps: prepared.plan.totalSteps,
+    epochs: prepared.plan.numEpochs,
+  };
+}
+
 /** The newest resumable state in the run folder (highest current_step), or null. */
 export function latestState(runDir: string, outputName: string): { dir: string; step: number } | null {
   if (!existsSync(runDir)) return null;
@@ -123,7 +139,7 @@ export function latestState(runDir: string, outputName: string): { dir: string; 
 }
 
 /** The layers a job adds over the preset: the user's config, then what the job fixes (paths, save_state). */
-async function jobConfig(p: z.output<typeof params>, ctx: KindContext): Promise<TrainConfig> {
+async function jobConfig(p: TrainParams, ctx: KindContext): Promise<TrainConfig> {
   for (const [key, value] of Object.entries(p.config)) {
     const problem = PATH_KEYS.includes(key) || key === "output_name" ? configProblem(key, value) : null;
     if (problem) throw badParams(`config.${key}`, problem.message, problem.hint);
@@ -169,7 +185,7 @@ export const train = defineKind({
   summary:
     "train a LoRA on a laid-out dataset; resumes from its newest saved state when run again (danlu train)",
   usesEngine: true,
-  params,
+  params: trainParams,
   async run(p, ctx) {
     ctx.stage("preparing");
     const config = await jobConfig(p, ctx);

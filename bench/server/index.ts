@@ -48,6 +48,8 @@ async function enqueueToStart(queue: JobQueue, data: DataDir, count: number): Pr
   );
   const latencies: number[] = [];
   for (let i = 0; i < count; i += 1) {
+    // arrive at a random moment of the worker's idle polling, as users do
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
     const t0 = performance.now();
     const job = await queue.enqueue({ owner: "u_bench", kind: "echo", params: { text: "x" } });
     while (!started.has(job.id)) await new Promise((resolve) => setTimeout(resolve, 1));

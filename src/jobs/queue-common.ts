@@ -16,7 +16,7 @@ const WORKER_RANGES = {
   cancelPollMs: [1000, 50, 10_000],
   maxRunningPerUser: [2, 1, 1000],
   backoffMs: [2000, 0, 600_000],
-  pollMs: [250, 10, 10_000],
+  pollMs: [100, 10, 10_000],
 } as const satisfies Record<Exclude<keyof WorkerOptions, "workerId">, readonly [number, number, number]>;
 
 /** Attempts a job may be given; a job that needs more is broken, not unlucky. */

@@ -97,7 +97,7 @@ export interface WorkerOptions {
   maxRunningPerUser?: number;
   /** First retry delay; doubled per attempt. @defaultValue 2000 (0 to 600_000) */
   backoffMs?: number;
-  /** Idle polling interval of the embedded backend. @defaultValue 250 (10 to 10_000) */
+  /** Idle polling interval of the embedded backend (a short write transaction each). @defaultValue 100 (10 to 10_000) */
   pollMs?: number;
 }
 

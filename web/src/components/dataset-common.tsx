@@ -1,0 +1,275 @@
+// What the dataset pages share: the API's shapes, thumbnails fetched with the token, a job's live state,
+// an error shown at the field it names.
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, getJson, request, sendJson, followJob, type Job } from "../api.ts";
+import { ErrorBox } from "./error-box.tsx";
+import { useI18n } from "../i18n/index.ts";
+import "../i18n/datasets.ts";
+import "./dataset-styles.css";
+
+export interface DatasetSummary {
+  name: string;
+  images: number;
+  bytes: number;
+  modified_at: string;
+}
+
+export interface DatasetDetail extends DatasetSummary {
+  captioned: number;
+  undo: { batch: number; operation: string; created_at: string } | null;
+}
+
+export const FLAGS = ["unreadable", "small", "aspect", "blurry", "duplicate", "several-people"] as const;
+export type Flag = (typeof FLAGS)[number];
+
+export interface DatasetImage {
+  file: string;
+  bytes: number;
+  modified_at: string;
+  width: number | null;
+  height: number | null;
+  tags: string[];
+  caption: string;
+  flags: Flag[] | null;
+  duplicate_of?: string;
+  sharpness?: number;
+  faces?: number;
+  people?: number;
+  source?: string;
+}
+
+export interface CheckSummary {
+  checked_at: string;
+  settings: Record<string, unknown>;
+  summary: string[];
+  seconds: number;
+}
+
+export interface ImagesAnswer {
+  images: DatasetImage[];
+  check: CheckSummary | null;
+}
+
+/** Path pieces for the dataset routes. */
+export const enc = encodeURIComponent;
+export const datasetApi = (name: string) => `/api/datasets/${enc(name)}`;
+export const thumbPath = (name: string, file: string, size: 64 | 128 | 256 | 512 = 256) =>
+  `${datasetApi(name)}/images/${enc(file)}/thumb?size=${size}`;
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} B`;
+}
+
+/** The API error's field, when it names this one (a job's params are named "params.x"). */
+export function errorAt(error: unknown, ...fields: string[]): ApiError | null {
+  if (!(error instanceof ApiError) || !error.body.field) return null;
+  const field = error.body.field.replace(/^params\./u, "");
+  return fields.includes(field) ? error : null;
+}
+
+/** The message and hint under an input (give the input aria-describedby={id} and aria-invalid). */
+export function FieldError({ id, error }: { id: string; error: ApiError | null }) {
+  if (!error) return null;
+  return (
+    <small id={id} class="ds-field-error" role="alert">
+      {error.body.message}
+      {error.body.hint ? ` — ${error.body.hint}` : ""}
+    </small>
+  );
+}
+
+/**
+ * An image the API serves, as an object URL: fetched with the token, the request aborted when the
+ * component goes before it arrives, the URL revoked when it unmounts (a virtual grid mounts and unmounts
+ * tiles all the time).
+ */
+export function useObjectUrl(path: string | null): { url: string | null; failed: boolean } {
+  const [state, setState] = useState<{ url: string | null; failed: boolean; path: string | null }>({
+    url: null,
+    failed: false,
+    path: null,
+  });
+  useEffect(() => {
+    if (!path) return;
+    const controller = new AbortController();
+    let url: string | null = null;
+    request(path, { signal: controller.signal })
+      .then((response) => response.blob())
+      .then((blob) => {
+        if (controller.signal.aborted) return;
+        url = URL.createObjectURL(blob);
+        setState({ url, failed: false, path });
+      })
+      .catch(() => {
+        if (!controller.signal.aborted) setState({ url: null, failed: true, path });
+      });
+    return () => {
+      controller.abort();
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [path]);
+  // a stale URL (another path's, already revoked) is never shown
+  return state.path === path ? state : { url: null, failed: false };
+}
+
+/** A thumbnail in a box of fixed aspect ratio: nothing moves when it arrives. */
+export function Thumb({
+  path,
+  alt,
+  ratio = 1,
+  fit = "cover",
+}: {
+  path: string | null;
+  alt: string;
+  ratio?: number;
+  fit?: "cover" | "contain";
+}) {
+  const { t } = useI18n();
+  const { url, failed } = useObjectUrl(path);
+  return (
+    <span class="ds-thumb" style={{ aspectRatio: String(ratio) }}>
+      {url ? (
+        <img src={url} alt={alt} style={{ objectFit: fit }} decoding="async" />
+      ) : failed ? (
+        <span class="ds-thumb-failed">{t("ds.thumb.failed")}</span>
+      ) : null}
+    </span>
+  );
+}
+
+/** Queues a job; the API's error (a field named "params.x") is thrown as it came. */
+export function startJob(kind: string, params: Record<string, unknown>): Promise<Job> {
+  return sendJson<Job>("/api/jobs", { kind, params });
+}
+
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+/** Jobs whose end this page has acted on: a tab shown again follows the job again, but acts once. */
+const handled = new Set<string>();
+
+/**
+ * A job's live state: followJob's events (state, stage, end) plus the job record, read every 1.5 s while
+ * it runs (the progress of jobs without an engine is kept there, not sent as events). `onEnd` runs once
+ * per job per page load; `children` shows the result.
+ */
+export function JobLive({
+  jobId,
+  onEnd,
+  children,
+}: {
+  jobId: string;
+  onEnd?: (job: Job) => void;
+  children?: (job: Job) => ComponentChildren;
+}) {
+  const { t } = useI18n();
+  const [job, setJob] = useState<Job | null>(null);
+  const [stage, setStage] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const endRef = useRef(onEnd);
+  endRef.current = onEnd;
+  useEffect(() => {
+    let over = false;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const finish = (final: Job) => {
+      setJob(final);
+      if (over) return;
+      over = true;
+      clearInterval(timer);
+      stop();
+      if (!handled.has(final.id)) {
+        handled.add(final.id);
+        endRef.current?.(final);
+      }
+    };
+    const poll = async () => {
+      try {
+        const now = await getJson<Job>(`/api/jobs/${enc(jobId)}`);
+        if (over) return;
+        if (FINAL.has(now.state)) finish(now);
+        else setJob(now);
+      } catch (caught) {
+        if (!over) setError(caught);
+      }
+    };
+    const stop = followJob(
+      jobId,
+      (event) => {
+        if (event.type === "stage" && typeof event.data.stage === "string") setStage(event.data.stage);
+      },
+      (final) => (final ? finish(final) : void poll()),
+    );
+    void poll();
+    timer = setInterval(() => void poll(), 1500);
+    return () => {
+      over = true;
+      clearInterval(timer);
+      stop();
+    };
+  }, [jobId]);
+
+  const cancel = async () => {
+    try {
+      setJob(await sendJson<Job>(`/api/jobs/${enc(jobId)}/cancel`, {}));
+    } catch (caught) {
+      setError(caught);
+    }
+  };
+  const progress = job?.progress;
+  const running = job && !FINAL.has(job.state);
+  return (
+    <div class="ds-job" data-testid="job-live" data-state={job?.state ?? "loading"} aria-live="polite">
+      <div class="ds-job-head">
+        <strong>{job ? t(`state.${job.state}`) : t("common.loading")}</strong>
+        {running && (progress?.stage ?? stage) ? <span> · {progress?.stage ?? stage}</span> : null}
+        {running && progress?.total ? (
+          <span>
+            {" "}
+            · {progress.step ?? 0}/{progress.total}
+          </span>
+        ) : null}
+        <a href={`/jobs/${enc(jobId)}`} data-testid="job-link">
+          {t("ds.job.open", { id: jobId.slice(0, 8) })}
+        </a>
+        {running ? (
+          <button type="button" class="secondary outline small" onClick={() => void cancel()}>
+            {t("ds.job.cancel")}
+          </button>
+        ) : null}
+      </div>
+      {running ? (
+        progress?.total ? (
+          <progress value={progress.step ?? 0} max={progress.total} />
+        ) : (
+          <progress />
+        )
+      ) : null}
+      {job?.state === "failed" && job.error ? <ErrorBox error={new ApiError(0, job.error)} /> : null}
+      <ErrorBox error={error} />
+      {job && job.state === "succeeded" && children ? children(job) : null}
+    </div>
+  );
+}
+
+/** A tag as a list: "a, b ,c" → ["a", "b", "c"]. */
+export function splitTags(text: string): string[] {
+  return text
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== "");
+}
+
+/** The trigger word of a dataset, remembered in this browser (tags, bake and layout use it). */
+export function useTrigger(name: string): [string, (value: string) => void] {
+  const key = `danlu.trigger.${name}`;
+  const [value, setValue] = useState(() => localStorage.getItem(key) ?? "");
+  return [
+    value,
+    (next: string) => {
+      localStorage.setItem(key, next);
+      setValue(next);
+    },
+  ];
+}

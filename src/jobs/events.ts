@@ -19,7 +19,11 @@ export interface JobEvent {
 }
 
 export class JobEventWriter {
-  constructor(readonly path: string) {
+  /** `redact` rewrites each serialized line (the worker takes the server's folders out of it). */
+  constructor(
+    readonly path: string,
+    private readonly redact: (line: string) => string = (line) => line,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     // a worker killed mid-write leaves a partial line: end it so the next event starts a line of its own
     if (existsSync(path)) {
@@ -30,7 +34,7 @@ export class JobEventWriter {
 
   append(type: JobEventType, data: Record<string, unknown>): void {
     // one write call per line: appends from one process never interleave within a line
-    appendFileSync(this.path, `${JSON.stringify({ type, at: Date.now(), data })}\n`);
+    appendFileSync(this.path, `${this.redact(JSON.stringify({ type, at: Date.now(), data }))}\n`);
   }
 }
 

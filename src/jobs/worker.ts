@@ -32,7 +32,8 @@ export async function runJob(
   const { job } = ctx;
   const runDir = data.jobDir(job.owner, job.id);
   mkdirSync(runDir, { recursive: true });
-  const events = new JobEventWriter(data.eventsPath(job.owner, job.id));
+  const redact = serverPathRedactor(data, job.owner);
+  const events = new JobEventWriter(data.eventsPath(job.owner, job.id), redact);
   events.append("state", { state: "running", attempt: job.attempts, worker: job.workerId });
   const progress = new ProgressWriter(ctx);
   try {
@@ -46,10 +47,12 @@ export async function runJob(
     }
     const result = await kind.run(params.data, kindContext(ctx, data, runDir, events, progress));
     await progress.flush();
-    events.append("result", result);
-    return result;
+    const shown = JSON.parse(redact(JSON.stringify(result ?? null))) as Record<string, unknown>;
+    events.append("result", shown);
+    return shown;
   } catch (error) {
     await progress.flush();
+    redactError(error, redact);
     const failure = classifyFailure(error);
     const retrying = failure.kind === "infrastructure" && job.attempts < job.maxAttempts;
     if (failure.kind === "cancelled") events.append("state", { state: "cancelled" });
@@ -105,6 +108,24 @@ function kindContext(
       events.append("log", { level, message });
     },
   };
+}
+
+/**
+ * Results, events and error messages reach users: a path inside the user's folder is shown relative to it
+ * (datasets/NAME/..., jobs/ID/...), any other path inside the data directory loses that prefix.
+ */
+function serverPathRedactor(data: DataDir, owner: string): (text: string) => string {
+  const userDir = data.userDir(owner) + sep;
+  const root = data.root + sep;
+  return (text) => text.replaceAll(userDir, "").replaceAll(root, "");
+}
+
+function redactError(error: unknown, redact: (text: string) => string): void {
+  if (!(error instanceof Error)) return;
+  error.message = redact(error.message);
+  if (error instanceof DanluError && error.hint) {
+    Object.defineProperty(error, "hint", { value: redact(error.hint) });
+  }
 }
 
 /** Paths into the job's folder as the API serves them (relative, `/`); the server's folders stay private. */

@@ -278,6 +278,32 @@ describe("jobs", () => {
   });
 });
 
+describe("server paths", () => {
+  it("are taken out of results, events and error messages", async () => {
+    const alice = server.token("alice");
+    const post = async (fail: boolean) =>
+      (
+        (await (
+          await server.app.request("/api/jobs", postJson(alice, { kind: "paths", params: { fail } }))
+        ).json()) as { id: string }
+      ).id;
+    const ok = await post(false);
+    const bad = await post(true);
+    startWorker();
+    const done = await waitForState(alice, ok, ["succeeded"]);
+    expect(done.result).toEqual({ file: `jobs/${ok}/out.txt`, models: "models" });
+    const failed = await waitForState(alice, bad, ["failed"]);
+    expect(failed.error).toEqual({
+      code: "BAD",
+      message: `cannot read jobs/${bad}/out.txt`,
+      hint: "look in models",
+    });
+    const events = await (await server.app.request(`/api/jobs/${bad}/events`, bearer(alice))).text();
+    expect(events).toContain(`wrote jobs/${bad}/out.txt`);
+    expect(events).not.toContain(server.data.root);
+  });
+});
+
 describe("meta", () => {
   it("serves an OpenAPI 3.1 document generated from the schemas, with every kind's params", async () => {
     const alice = server.token("alice");

@@ -31,6 +31,21 @@ export const TEST_KINDS: Record<string, JobKind> = {
       return { file: "out.txt" };
     },
   },
+  paths: {
+    name: "paths",
+    summary: "returns and fails with server paths (a test kind)",
+    usesEngine: false,
+    params: z.strictObject({ fail: z.boolean() }),
+    async run(params, ctx) {
+      const file = join(ctx.runDir, "out.txt");
+      ctx.log(`wrote ${file}`);
+      if (params.fail) {
+        const { DanluError } = await import("../errors.ts");
+        throw new DanluError(`cannot read ${file}`, { code: "BAD", hint: `look in ${ctx.data.root}/models` });
+      }
+      return { file, models: ctx.data.modelsDir };
+    },
+  },
   wait: {
     name: "wait",
     summary: "waits until cancelled (a test kind)",

@@ -200,6 +200,28 @@ describe.each(["sqlite", "bullmq"] as const)("danlu serve with the %s queue", (b
     expect(resumed).toHaveLength(10);
   });
 
+  it("cancels a running training within seconds (state saved) and resumes it to the uninterrupted losses", async () => {
+    const job = await submit("train", { dataset: "train", model: MODEL, config: TRAIN_CONFIG });
+    let cancelledAt = 0;
+    const seen = await api.events(job, (event) => {
+      if (!cancelledAt && event.event === "progress" && (event.data.step as number) >= 6) {
+        cancelledAt = Date.now();
+        void api.post(`/api/jobs/${job}/cancel`, {});
+      }
+    });
+    expect(seen.at(-1)?.data).toMatchObject({ state: "cancelled" });
+    expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+    const files = await api.json<{ files: { path: string }[] }>(`/api/jobs/${job}/files`);
+    expect(files.files.map((f) => f.path)).toContain("t-000001-state/train_state.json");
+
+    const resumed = await api.post<{ state: string }>(`/api/jobs/${job}/resume`, {});
+    expect(resumed.state).toBe("queued");
+    expect((await api.waitFor(job, ["succeeded", "failed"])).state).toBe("succeeded");
+    expect(lossRows(await download(job, "logs/t/loss.csv"))).toEqual(
+      lossRows(await download(uninterrupted, "logs/t/loss.csv")),
+    );
+  });
+
   it("a server restart with jobs queued and running loses none", async () => {
     const trained = await api.json<{ jobs: { id: string }[] }>("/api/jobs?kind=train&state=succeeded");
     const lora = { job: trained.jobs.at(-1)!.id, file: "t.safetensors" };

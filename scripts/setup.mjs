@@ -2,9 +2,10 @@
 //   node_modules/ from package-lock.json (npm ci), .venv/ from engine/requirements.lock (pip).
 // `npm run demo` and `npm test` both start here, so a fresh clone needs nothing run first.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { buildWebIfChanged } from "./build-web.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const quiet = process.argv.includes("--quiet");
@@ -13,23 +14,6 @@ function hashOf(file) {
   return createHash("sha256")
     .update(readFileSync(join(root, file)))
     .digest("hex");
-}
-
-/** One hash over every file under `dir` (sorted paths and contents), skipping the named folders. */
-function hashOfTree(dir, skip) {
-  const hash = createHash("sha256");
-  const walk = (current) => {
-    for (const entry of readdirSync(current, { withFileTypes: true }).sort((a, b) =>
-      a.name.localeCompare(b.name),
-    )) {
-      if (skip.includes(entry.name)) continue;
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile()) hash.update(path.slice(dir.length)).update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return hash.digest("hex");
 }
 
 function run(cmd, args, env = {}) {
@@ -79,10 +63,9 @@ if (!upToDate(pyMarker, pyHash)) {
 }
 
 // The web UI (web/, Vite) into web/dist, which `danlu serve` serves at /; again only when web/ changes.
-const webMarker = join(root, "web", "dist", ".danlu-source-hash");
-const webHash = hashOfTree(join(root, "web"), ["dist", "node_modules"]);
-if (!upToDate(webMarker, webHash)) {
-  console.log("setup: building the web UI (vite build web)...");
-  run(join(root, "node_modules", ".bin", "vite"), ["build", "web", "--logLevel", "warn"]);
-  writeFileSync(webMarker, webHash);
+try {
+  buildWebIfChanged();
+} catch (error) {
+  console.error(`setup: ${error.message}.`);
+  process.exit(1);
 }

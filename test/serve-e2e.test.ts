@@ -215,7 +215,7 @@ describe.each(["sqlite", "bullmq"] as const)("danlu serve with the %s queue", (b
     expect(files.files.map((f) => f.path)).toContain("t-000001-state/train_state.json");
 
     const resumed = await api.post<{ state: string }>(`/api/jobs/${job}/resume`, {});
-    expect(resumed.state).toBe("queued");
+    expect(["queued", "running"]).toContain(resumed.state); // BullMQ's worker may take it at once
     expect((await api.waitFor(job, ["succeeded", "failed"])).state).toBe("succeeded");
     expect(lossRows(await download(job, "logs/t/loss.csv"))).toEqual(
       lossRows(await download(uninterrupted, "logs/t/loss.csv")),

@@ -124,7 +124,9 @@ export function registerDatasetCrud(app: App, deps: AppDeps): void {
       const dir = datasetDir(deps, c.get("user").id, name);
       await refuseLinksOut(dir);
       const captions = await readFolderCaptions(dir, { extension: ".txt", recursive: false });
-      const last = (await listBatches(dir)).reverse().find((batch) => batch.undone_at === undefined);
+      // under the dataset lock: a caption save writes its backup batch folder before its journal
+      const batches = await withLock(dir, () => listBatches(dir));
+      const last = batches.reverse().find((batch) => batch.undone_at === undefined);
       return c.json(
         {
           ...(await summary(dir, name)),

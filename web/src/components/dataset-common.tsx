@@ -83,9 +83,44 @@ export function FieldError({ id, error }: { id: string; error: ApiError | null }
 }
 
 /**
- * An image the API serves, as an object URL: fetched with the token, the request aborted when the
- * component goes before it arrives, the URL revoked when it unmounts (a virtual grid mounts and unmounts
- * tiles all the time).
+ * Image requests in flight at most, and the wait before one starts: a tile that a fast scroll carries
+ * past in less time asks the server for nothing. Waiting requests start newest first (what is on screen
+ * now), and leave the queue when their tile goes.
+ */
+const MAX_ACTIVE_IMAGES = 6;
+const IMAGE_DELAY_MS = 120;
+let activeImages = 0;
+const waitingImages: (() => void)[] = [];
+
+function imageSlot(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = () => {
+      activeImages += 1;
+      resolve();
+    };
+    if (activeImages < MAX_ACTIVE_IMAGES) return start();
+    waitingImages.push(start);
+    signal.addEventListener(
+      "abort",
+      () => {
+        const at = waitingImages.indexOf(start);
+        if (at >= 0) waitingImages.splice(at, 1);
+        reject(new DOMException("aborted", "AbortError"));
+      },
+      { once: true },
+    );
+  });
+}
+
+function freeImageSlot(): void {
+  activeImages -= 1;
+  waitingImages.pop()?.();
+}
+
+/**
+ * An image the API serves, as an object URL: fetched with the token (as api.ts's imageUrl does, plus an
+ * abort), given up when the component goes before it arrives, the URL revoked when it unmounts (a
+ * virtual grid mounts and unmounts tiles all the time).
  */
 export function useObjectUrl(path: string | null): { url: string | null; failed: boolean } {
   const [state, setState] = useState<{ url: string | null; failed: boolean; path: string | null }>({
@@ -97,17 +132,26 @@ export function useObjectUrl(path: string | null): { url: string | null; failed:
     if (!path) return;
     const controller = new AbortController();
     let url: string | null = null;
-    request(path, { signal: controller.signal })
-      .then((response) => response.blob())
-      .then((blob) => {
+    const load = async () => {
+      await imageSlot(controller.signal);
+      try {
+        const blob = await (await request(path, { signal: controller.signal })).blob();
         if (controller.signal.aborted) return;
         url = URL.createObjectURL(blob);
         setState({ url, failed: false, path });
-      })
-      .catch(() => {
-        if (!controller.signal.aborted) setState({ url: null, failed: true, path });
-      });
+      } finally {
+        freeImageSlot();
+      }
+    };
+    const timer = setTimeout(
+      () =>
+        void load().catch(() => {
+          if (!controller.signal.aborted) setState({ url: null, failed: true, path });
+        }),
+      IMAGE_DELAY_MS,
+    );
     return () => {
+      clearTimeout(timer);
       controller.abort();
       if (url) URL.revokeObjectURL(url);
     };
@@ -172,7 +216,6 @@ export function JobLive({
   endRef.current = onEnd;
   useEffect(() => {
     let over = false;
-    let timer: ReturnType<typeof setInterval> | undefined;
     const finish = (final: Job) => {
       setJob(final);
       if (over) return;
@@ -201,8 +244,8 @@ export function JobLive({
       },
       (final) => (final ? finish(final) : void poll()),
     );
+    const timer = setInterval(() => void poll(), 1500);
     void poll();
-    timer = setInterval(() => void poll(), 1500);
     return () => {
       over = true;
       clearInterval(timer);
@@ -272,4 +315,25 @@ export function useTrigger(name: string): [string, (value: string) => void] {
       setValue(next);
     },
   ];
+}
+
+export type JobSlot = "fix" | "crop" | "tag" | "layout";
+
+/** What the dataset page holds and its tabs share (tabs come and go; this stays). */
+export interface DatasetState {
+  name: string;
+  images: DatasetImage[];
+  check: CheckSummary | null;
+  detail: DatasetDetail | null;
+  /** Reads the dataset and its images again (after an upload, a job, an undo...). */
+  reload: () => Promise<void>;
+  trigger: string;
+  setTrigger: (value: string) => void;
+  /** Unsaved chip edits by image file. */
+  drafts: ReadonlyMap<string, string[]>;
+  setDraft: (file: string, tags: string[] | undefined) => void;
+  /** A caption saved: the image's tags now. */
+  onSaved: (file: string, tags: string[]) => void;
+  jobs: Partial<Record<JobSlot, string>>;
+  setJob: (slot: JobSlot, id: string | undefined) => void;
 }

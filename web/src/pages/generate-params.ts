@@ -1,0 +1,160 @@
+// The generate form's data: what the form holds, the gen job's params it sends, and the way back (reuse a
+// previous generation's settings). Plain TypeScript without the DOM, so test/web-generate.test.ts checks
+// it against the server's own schema and lists.
+
+/** A1111's sampler names, as src/generate/samplers.ts lists them (a test keeps the two the same). */
+export const SAMPLERS = [
+  "DPM++ 2M",
+  "DPM++ 2M Karras",
+  "DPM++ 2M SDE",
+  "DPM++ 2M SDE Karras",
+  "DPM++ SDE",
+  "DPM++ SDE Karras",
+  "DPM++ 2S a",
+  "Euler",
+  "Euler a",
+  "Heun",
+  "LMS",
+  "LMS Karras",
+  "DPM2",
+  "DPM2 Karras",
+  "DPM2 a",
+  "DPM2 a Karras",
+  "DDIM",
+  "PLMS",
+  "UniPC",
+] as const;
+
+/** The gen job's defaults (GEN_DEFAULTS in src/generate/gen.ts; a test keeps them the same). */
+export const GEN_FORM_DEFAULTS = {
+  negative: "",
+  sampler: "DPM++ 2M Karras",
+  steps: 20,
+  cfg: 7,
+  width: 512,
+  height: 512,
+  seed: -1,
+  batch_count: 1,
+} as const;
+
+/** One LoRA row of the form: a file of one of the user's train jobs, and its weight. */
+export interface LoraRow {
+  /** Stable across edits (the list's key). */
+  key: number;
+  job: string;
+  file: string;
+  weight: string;
+}
+
+/** The form as typed: numbers stay text until they are sent, so a half-typed value is never lost. */
+export interface GenForm {
+  model: string;
+  prompt: string;
+  negative: string;
+  sampler: string;
+  steps: string;
+  cfg: string;
+  seed: string;
+  width: string;
+  height: string;
+  batch_count: string;
+  loras: LoraRow[];
+}
+
+export function defaultForm(): GenForm {
+  const d = GEN_FORM_DEFAULTS;
+  return {
+    model: "",
+    prompt: "",
+    negative: d.negative,
+    sampler: d.sampler,
+    steps: String(d.steps),
+    cfg: String(d.cfg),
+    seed: String(d.seed),
+    width: String(d.width),
+    height: String(d.height),
+    batch_count: String(d.batch_count),
+    loras: [],
+  };
+}
+
+/** The form's number fields (each one control, named as the gen job's param). */
+export const NUMBER_FIELDS = ["steps", "cfg", "seed", "width", "height", "batch_count"] as const;
+export type NumberField = (typeof NUMBER_FIELDS)[number];
+
+/** The gen job's params for POST /api/jobs {kind: "gen", params}. */
+export function toParams(form: GenForm): Record<string, unknown> {
+  return {
+    model: form.model,
+    prompt: form.prompt,
+    negative: form.negative,
+    sampler: form.sampler,
+    steps: Number(form.steps),
+    cfg: Number(form.cfg),
+    seed: Number(form.seed),
+    width: Number(form.width),
+    height: Number(form.height),
+    batch_count: Number(form.batch_count),
+    loras: form.loras
+      .filter((row) => row.job && row.file)
+      .map((row) => ({ job: row.job, file: row.file, weight: Number(row.weight) })),
+  };
+}
+
+let nextKey = 1;
+export function newLoraRow(job = "", file = "", weight = "1"): LoraRow {
+  return { key: nextKey++, job, file, weight };
+}
+
+/** A previous generation's params back into the form (unknown or missing values keep the form's). */
+export function fromParams(params: Record<string, unknown>, base: GenForm): GenForm {
+  const text = (key: keyof GenForm): string =>
+    typeof params[key] === "string" ? (params[key] as string) : (base[key] as string);
+  const number = (key: NumberField): string =>
+    typeof params[key] === "number" ? String(params[key]) : base[key];
+  const loras = Array.isArray(params.loras)
+    ? (params.loras as { job?: unknown; file?: unknown; weight?: unknown }[])
+        .filter((ref) => typeof ref.job === "string" && typeof ref.file === "string")
+        .map((ref) =>
+          newLoraRow(
+            ref.job as string,
+            ref.file as string,
+            String(typeof ref.weight === "number" ? ref.weight : 1),
+          ),
+        )
+    : base.loras;
+  return {
+    model: text("model"),
+    prompt: text("prompt"),
+    negative: text("negative"),
+    sampler: text("sampler"),
+    steps: number("steps"),
+    cfg: number("cfg"),
+    seed: number("seed"),
+    width: number("width"),
+    height: number("height"),
+    batch_count: number("batch_count"),
+    loras,
+  };
+}
+
+/** Which control an API error's field names: `params.steps` → "steps", `params.loras.1.weight` → "loras". */
+export function controlOf(field: string | undefined): string | null {
+  if (!field) return null;
+  const parts = field.split(".");
+  const key = parts[0] === "params" ? parts[1] : parts[0];
+  if (!key) return null;
+  const known = ["model", "prompt", "negative", "sampler", "loras", ...NUMBER_FIELDS];
+  return known.includes(key) ? key : null;
+}
+
+/** The seed an image was drawn with, from its file name (`images/00012-1234.png`). */
+export function seedOf(path: string): number | null {
+  const match = /-(\d+)\.(png|jpe?g|webp)$/i.exec(path);
+  return match ? Number(match[1]) : null;
+}
+
+/** The file name of a path (`images/00012-1234.png` → `00012-1234.png`). */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}

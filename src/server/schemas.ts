@@ -1,6 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { JOB_STATES, type JobRecord } from "../jobs/types.ts";
 
+/** A JSON body or response with this schema, as createRoute takes it. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+
 export const ErrorSchema = z
   .object({
     error: z.object({

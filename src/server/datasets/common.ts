@@ -12,7 +12,9 @@ import { ErrorSchema } from "../schemas.ts";
 
 /** Shared by the dataset routes: path parameters, name resolution, the per-dataset lock. */
 
-export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+import { json } from "../schemas.ts";
+
+export { json };
 
 const errorOf = (description: string) => ({ description, ...json(ErrorSchema) });
 export const CONFLICT_ERROR = { 409: errorOf("already exists, or the state does not allow it") };

@@ -3,7 +3,7 @@ import { JOB_STATES, type JobState } from "../../jobs/types.ts";
 import { visibleJob } from "../access.ts";
 import type { App, AppDeps } from "../app.ts";
 import { ApiError } from "../http-error.ts";
-import { ERRORS, JobIdParam, JobSchema, jobView } from "../schemas.ts";
+import { ERRORS, JobIdParam, JobSchema, jobView, json } from "../schemas.ts";
 
 /** Users choose priorities up to this; admins up to 10 (higher runs first). */
 const USER_MAX_PRIORITY = 5;
@@ -48,8 +48,6 @@ function parseStates(text: string | undefined): JobState[] | undefined {
   }
   return states as JobState[];
 }
-
-const json = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
 
 export function registerJobRoutes(app: App, deps: AppDeps): void {
   const { queue } = deps;

@@ -4,9 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { trainKeyTable } from "../../config/key-table.ts";
 import { PRESETS, resolvePreset } from "../../config/presets/index.ts";
 import type { App, AppDeps } from "../app.ts";
-import { ERRORS } from "../schemas.ts";
-
-const json = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
+import { ERRORS, json } from "../schemas.ts";
 
 /** Health, who am I, the job kinds with their params' JSON Schema, presets, the config schema, base models. */
 export function registerMetaRoutes(app: App, deps: AppDeps): void {

@@ -8,10 +8,8 @@ import { planTrain, PATH_KEYS, trainParams, type TrainParams } from "../../jobs/
 import type { KindContext } from "../../jobs/kinds/types.ts";
 import { userPaths } from "../../jobs/user-paths.ts";
 import type { App, AppDeps } from "../app.ts";
-import { ERRORS } from "../schemas.ts";
+import { ERRORS, json } from "../schemas.ts";
 import type { User } from "../users.ts";
-
-const json = (schema: z.ZodType) => ({ content: { "application/json": { schema } } });
 
 /** A train job's context without a job: a scratch folder, warnings collected, no engine. */
 function planningContext(deps: AppDeps, user: User, dir: string, notes: string[]): KindContext {

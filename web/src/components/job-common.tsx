@@ -1,10 +1,11 @@
 // What the train, job and jobs pages share: API errors placed at the field they name, job states and
 // progress, times and sizes, images fetched with the token in fixed-ratio boxes, a zoomable viewer.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, request, type Job } from "../api.ts";
+import { ApiError, type Job } from "../api.ts";
 import { useI18n } from "../i18n/index.ts";
 import "../i18n/jobs.ts";
 import "./job-styles.css";
+import { useObjectUrl } from "./object-url.ts";
 
 export const enc = encodeURIComponent;
 export const FINAL_STATES: readonly Job["state"][] = ["succeeded", "failed", "cancelled"];
@@ -119,35 +120,6 @@ export function JobProgress({ job, label }: { job: Pick<Job, "state" | "progress
     return <progress class="job-progress" value={1} max={1} aria-label={label} />;
   if (job.state === "running") return <progress class="job-progress" aria-label={label} />;
   return <progress class="job-progress" value={0} max={1} aria-label={label} />;
-}
-
-/** An image the API serves, as an object URL (fetched with the token; revoked when it goes). */
-export function useObjectUrl(path: string | null): { url: string | null; failed: boolean } {
-  const [state, setState] = useState<{ url: string | null; failed: boolean; path: string | null }>({
-    url: null,
-    failed: false,
-    path: null,
-  });
-  useEffect(() => {
-    if (!path) return;
-    const controller = new AbortController();
-    let url: string | null = null;
-    request(path, { signal: controller.signal })
-      .then((response) => response.blob())
-      .then((blob) => {
-        if (controller.signal.aborted) return;
-        url = URL.createObjectURL(blob);
-        setState({ url, failed: false, path });
-      })
-      .catch(() => {
-        if (!controller.signal.aborted) setState({ url: null, failed: true, path });
-      });
-    return () => {
-      controller.abort();
-      if (url) URL.revokeObjectURL(url);
-    };
-  }, [path]);
-  return state.path === path ? state : { url: null, failed: false };
 }
 
 /**

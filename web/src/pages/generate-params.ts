@@ -2,28 +2,8 @@
 // previous generation's settings). Plain TypeScript without the DOM, so test/web-generate.test.ts checks
 // it against the server's own schema and lists.
 
-/** A1111's sampler names, as src/generate/samplers.ts lists them (a test keeps the two the same). */
-export const SAMPLERS = [
-  "DPM++ 2M",
-  "DPM++ 2M Karras",
-  "DPM++ 2M SDE",
-  "DPM++ 2M SDE Karras",
-  "DPM++ SDE",
-  "DPM++ SDE Karras",
-  "DPM++ 2S a",
-  "Euler",
-  "Euler a",
-  "Heun",
-  "LMS",
-  "LMS Karras",
-  "DPM2",
-  "DPM2 Karras",
-  "DPM2 a",
-  "DPM2 a Karras",
-  "DDIM",
-  "PLMS",
-  "UniPC",
-] as const;
+/** A1111's sampler names: the list the server checks against (pure TypeScript, bundled as it is). */
+export { A1111_SAMPLERS as SAMPLERS } from "../../../src/generate/samplers.ts";
 
 /** The gen job's defaults (GEN_DEFAULTS in src/generate/gen.ts; a test keeps them the same). */
 export const GEN_FORM_DEFAULTS = {

@@ -5,8 +5,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const root = new URL("..", import.meta.url).pathname;
+const root = fileURLToPath(new URL("..", import.meta.url));
 const web = join(root, "web");
 const marker = join(web, "dist", ".danlu-source-hash");
 
@@ -62,9 +63,10 @@ const LOCK_STALE_MS = 120_000;
 
 function build(hash, log) {
   log("setup: building the web UI (vite build web)...");
+  // node + vite's own entry file, not node_modules/.bin/vite: that is a .cmd file on Windows
   const result = spawnSync(
-    join(root, "node_modules", ".bin", "vite"),
-    ["build", "web", "--logLevel", "warn"],
+    process.execPath,
+    [join(root, "node_modules", "vite", "bin", "vite.js"), "build", "web", "--logLevel", "warn"],
     {
       cwd: root,
       stdio: "inherit",
@@ -78,7 +80,7 @@ function build(hash, log) {
   return true;
 }
 
-if (process.argv[1] && new URL(import.meta.url).pathname === process.argv[1]) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     buildWebIfChanged();
   } catch (error) {

@@ -1,11 +1,14 @@
-// The whole test command: type-check, lint, format check, the TypeScript tests (vitest) and the engine's
-// tests (pytest). Every stage runs; the runners print their own summaries; the last line adds them up.
+// The whole test command: type-check, lint, format check, the TypeScript tests (vitest), the engine's lint
+// (ruff, set in engine/pyproject.toml) and the engine's tests (pytest). Every stage runs; the runners print
+// their own summaries; the last line adds them up.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const root = new URL("..", import.meta.url).pathname;
+const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "node_modules", ".bin", name);
+const python = join(root, ".venv", "bin", "python");
 const stages = [
   ["type-check", bin("tsc"), ["--noEmit", "-p", "."]],
   ["type-check web", bin("tsc"), ["--noEmit", "-p", "web"]],
@@ -16,11 +19,8 @@ const stages = [
     bin("vitest"),
     ["run", "--reporter=default", "--reporter=json", "--outputFile.json=.danlu/vitest.json"],
   ],
-  [
-    "pytest",
-    join(root, ".venv", "bin", "python"),
-    ["-m", "pytest", "engine/tests", "-q", "-p", "no:cacheprovider"],
-  ],
+  ["python lint (ruff)", python, ["-m", "ruff", "check", "--no-cache", "engine"]],
+  ["pytest", python, ["-m", "pytest", "engine/tests", "-q", "-p", "no:cacheprovider"]],
 ];
 
 const failed = [];

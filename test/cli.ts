@@ -34,3 +34,22 @@ export function runCli(
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * A tiny random-weight SD1.5 through the real CLI (`danlu model make-tiny --arch sd15 --single-file
+ * ...extra --out OUT`), as the end-to-end tests start; a failure stops the test with the CLI's stderr.
+ */
+export async function makeTinySd15(out: string, ...extra: string[]): Promise<CliResult> {
+  const made = await runCli([
+    "model",
+    "make-tiny",
+    "--arch",
+    "sd15",
+    "--single-file",
+    ...extra,
+    "--out",
+    out,
+  ]);
+  if (made.code !== 0) throw new Error(`danlu model make-tiny failed (exit ${made.code}):\n${made.stderr}`);
+  return made;
+}

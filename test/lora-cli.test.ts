@@ -9,7 +9,7 @@ import { runCli } from "./cli.ts";
 /**
  * `danlu lora ...` end to end on a tiny SD1.5 model: bake a LoRA written here into the checkpoint, extract it
  * back from the baked and the base checkpoints, resize it, convert it there and back, and read its info.
- * Four engine starts (make-tiny, bake, extract, resize).
+ * Six engine starts (make-tiny, bake, extract, resize, and resize of the diffusers and ComfyUI layouts).
  */
 const dir = mkdtempSync(join(tmpdir(), "danlu-lora-cli-"));
 const model = join(dir, "tiny-sd15.safetensors");
@@ -102,4 +102,25 @@ describe("danlu lora", () => {
     const bad = await runCli(["lora", "convert", lora, join(dir, "x.safetensors"), "--to", "onnx"]);
     expect(bad.code).not.toBe(0);
   }, 120_000);
+
+  it("reads the layouts its own convert writes: info and resize of diffusers and ComfyUI files", async () => {
+    for (const layout of ["diffusers", "comfyui"] as const) {
+      const converted = join(dir, `two-${layout}.safetensors`);
+      await danlu("convert", lora, converted, "--to", layout);
+      const info = await danlu("info", converted, "--no-modules");
+      expect(info).toContain(`layout: ${layout}`);
+      expect(info).toMatch(/trigger words: zkz \(trigger_phrase\)/);
+      expect(info).toMatch(/IN01 .* 1 modules/);
+
+      const resized = join(dir, `resized-${layout}.safetensors`);
+      const result = JSON.parse(await danlu("resize", converted, resized, "--rank", "1", "--json")) as {
+        modules: { new_rank: number }[];
+      };
+      expect(result.modules.map((m) => m.new_rank)).toEqual([1, 1]);
+      // Written back in the layout it came in, and danlu reads it.
+      expect(await danlu("info", resized, "--no-modules")).toMatch(
+        new RegExp(`layout: ${layout}[^]*UNet: 1 modules \\(1 lora\\), rank 1`),
+      );
+    }
+  }, 600_000);
 });

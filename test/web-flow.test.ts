@@ -154,6 +154,13 @@ describe("the web UI, end to end", () => {
     await page.getByTestId("plan-button").click();
     await page.getByTestId("plan-report").waitFor(LONG);
     expect(await page.getByTestId("plan-summary").getAttribute("data-epochs")).toBe("2");
+    // the plan's numbers in words, in either language (the CLI's full report stays as it prints it)
+    const details = page.getByTestId("plan-details");
+    expect(await details.innerText()).toMatch(/\d+ images per epoch .* = \d+ steps per epoch/);
+    await page.locator('header select[name="language"]').selectOption("zh");
+    expect(await details.innerText()).toMatch(/每轮 \d+ 张.*= 每轮 \d+ 步/);
+    expect(await details.innerText()).not.toMatch(/\b(?:images|steps|epoch|batch|Buckets|Saves)\b/);
+    await page.locator('header select[name="language"]').selectOption("en");
     await screenshot(page, "flow-train");
     await checkA11y(page, "train form");
     await page.getByTestId("start-button").click();

@@ -15,7 +15,6 @@ async function main(configPath: string): Promise<void> {
   const prepared = await prepareRun(config);
   process.stderr.write(`${prepared.report}\n`);
   const result = await runTraining(config, prepared, {
-    resume: null,
     onEvent: (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
     onNote: (text) => process.stderr.write(`${text}\n`),
   });

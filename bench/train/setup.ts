@@ -24,7 +24,14 @@ export async function ensureModel(work: string, arch: BenchArch, realArch: boole
   const path = join(dir, realArch ? `${arch}-real-seed0.safetensors` : `${arch}-tiny-seed0.safetensors`);
   if (existsSync(path)) return path;
   if (!realArch) {
-    await runEngine("make-tiny", { version: 1, arch, out: path, single_file: true, seed: 0 });
+    await runEngine("make-tiny", {
+      version: 1,
+      arch,
+      out: path,
+      single_file: true,
+      inpainting: false,
+      seed: 0,
+    });
     return path;
   }
   if (arch !== "sd15") throw new Error("--real-arch builds the SD1.5 architecture only (use --arch sd15)");

@@ -90,16 +90,26 @@ export function parseDanluLine(line: string, stream: "stdout" | "stderr"): Marke
   return null;
 }
 
-export async function danluRun(settings: BenchSettings, runDir: string): Promise<RunSpec> {
+/** A danlu run; `parallel`: processes and accumulation (a step then takes processes x accumulation batches). */
+export async function danluRun(
+  settings: BenchSettings,
+  runDir: string,
+  parallel: { processes: number; accumulation: number } = { processes: 1, accumulation: 1 },
+): Promise<RunSpec> {
   await mkdir(runDir, { recursive: true });
   const configPath = join(runDir, "config.json");
-  await writeFile(configPath, JSON.stringify(danluConfig(settings, join(runDir, "out")), null, 2));
+  const config = {
+    ...danluConfig(settings, join(runDir, "out")),
+    num_processes: parallel.processes,
+    gradient_accumulation_steps: parallel.accumulation,
+  };
+  await writeFile(configPath, JSON.stringify(config, null, 2));
   return {
-    trainer: "danlu",
+    trainer: parallel.processes > 1 ? `danlu x${parallel.processes}` : "danlu",
     command: process.execPath,
     args: ["--import", "tsx", join(REPO_ROOT, "bench", "train", "danlu-child.ts"), configPath],
     env: benchEnv(settings),
-    batch: settings.batch,
+    batch: settings.batch * parallel.processes * parallel.accumulation,
     parse: parseDanluLine,
     logPath: join(runDir, "output.log"),
   };

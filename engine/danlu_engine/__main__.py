@@ -1,6 +1,6 @@
 """``python -m danlu_engine <command> <spec.json>``: the only entry point (driven by the danlu CLI).
 
-Commands: make-tiny, info, train, lora-resize/-merge/-bake/-extract (spec files described in
+Commands: make-tiny, info, doctor, train, lora-resize/-merge/-bake/-extract (spec files described in
 src/engine/spec.ts and spec-lora.ts), and ``protocol``
 (prints the event definitions, no spec). Exit codes: 0 ok, 1 error (an ``error`` event was written),
 2 bad usage, 3 cancelled (state saved).
@@ -26,6 +26,7 @@ COMMANDS = {
     "lora-bake": "danlu_engine.commands.lora_bake",
     "lora-extract": "danlu_engine.commands.lora_extract",
     "generate": "danlu_engine.commands.generate",
+    "doctor": "danlu_engine.commands.doctor",
 }
 
 

@@ -61,7 +61,9 @@ def check_sampler(name: str, where: str) -> Sampler:
         import importlib.util
 
         if importlib.util.find_spec(package) is None:
-            raise EngineError("BAD_SPEC", f"spec key {where}: sampler {name!r} needs the {package} package", "use euler or dpm++2m")
+            raise EngineError(
+                "BAD_SPEC", f"spec key {where}: sampler {name!r} needs the {package} package", "use euler or dpm++2m"
+            )
     return sampler
 
 

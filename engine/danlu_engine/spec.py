@@ -9,7 +9,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from .protocol import EngineError
 
@@ -17,9 +17,9 @@ from .protocol import EngineError
 @dataclass(frozen=True)
 class ModelSpec:
     path: str
-    arch: Optional[Literal["sd15", "sd2", "sdxl"]]
-    v_prediction: Optional[bool]
-    vae_path: Optional[str]
+    arch: Literal["sd15", "sd2", "sdxl"] | None
+    v_prediction: bool | None
+    vae_path: str | None
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,11 @@ class NetworkSpec:
     dropout: float
     rank_dropout: float
     module_dropout: float
-    block_dims: Optional[list[int]]
-    block_alphas: Optional[list[float]]
-    conv_block_dims: Optional[list[int]]
-    conv_block_alphas: Optional[list[float]]
-    weights: Optional[str]
+    block_dims: list[int] | None
+    block_alphas: list[float] | None
+    conv_block_dims: list[int] | None
+    conv_block_alphas: list[float] | None
+    weights: str | None
     args: dict[str, str]
     train_unet: bool
     train_text_encoder: bool
@@ -75,7 +75,7 @@ class OptimizerSpec:
     args: dict[str, Any] = dataclasses.field(default_factory=dict)
     # SDXL's second text encoder (lora_te2_*); None or == text_encoder_lr: one text group. Required in a
     # spec file too; the default is for code that builds an OptimizerSpec directly.
-    text_encoder_lr2: Optional[float] = None
+    text_encoder_lr2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,11 @@ class LossSpec:
     """Noise, timesteps and loss options (sd-scripts' names; train/noise.py and train/step.py)."""
 
     noise_offset_random_strength: bool
-    adaptive_noise_scale: Optional[float]
+    adaptive_noise_scale: float | None
     multires_noise_iterations: int  # 0: off
     multires_noise_discount: float
     zero_terminal_snr: bool
-    min_snr_gamma: Optional[float]
+    min_snr_gamma: float | None
     debiased_estimation_loss: bool
     loss_type: Literal["l1", "l2", "huber", "smooth_l1"]
     huber_schedule: Literal["constant", "exponential", "snr"]
@@ -113,6 +113,7 @@ class TrainingSpec:
     mixed_precision: Literal["no", "fp16", "bf16"]
     gradient_checkpointing: bool
     gradient_accumulation_steps: int
+    num_processes: int  # the processes the plan is made for: a step takes num_processes x accumulation micro-batches
     cache_latents: bool
     cache_latents_to_disk: bool
     vae_fp32: bool
@@ -200,8 +201,11 @@ class TrainSpec:
     epochs: list[list[BatchSpec]]
     sample: SampleSpec
     validation: ValidationSpec
-    pivotal: Optional[PivotalSpec]  # null: no pivotal tuning
-    resume: Optional[str]
+    pivotal: PivotalSpec | None  # null: no pivotal tuning
+    resume: str | None
+    # What the run is (settings, dataset, base model, length), written into every state's train_state.json
+    # as given; TypeScript compares it when resuming (src/training/resume-check.ts). null: nothing recorded.
+    run_record: dict[str, Any] | None
 
 
 def _bad(path: str, message: str) -> EngineError:
@@ -221,10 +225,10 @@ def _convert(value: Any, typ: Any, path: str) -> Any:
             raise _bad(path, "must not be null")
         inner = [t for t in options if t is not type(None)]
         return _convert(value, inner[0], path)
+    if typ is Any:  # JSON passed through, nulls included; its reader checks it (optimizer.args, run_record)
+        return value
     if value is None:
         raise _bad(path, "must not be null")
-    if typ is Any:  # JSON passed through; its reader checks it (optimizer.args)
-        return value
     if origin is Literal:
         allowed = typing.get_args(typ)
         if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
@@ -239,7 +243,7 @@ def _convert(value: Any, typ: Any, path: str) -> Any:
         items = typing.get_args(typ)
         if not isinstance(value, list) or len(value) != len(items):
             raise _bad(path, f"must be a list of {len(items)} values")
-        return tuple(_convert(v, t, f"{path}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
+        return tuple(_convert(v, t, f"{path}[{i}]") for i, (v, t) in enumerate(zip(value, items, strict=True)))
     if origin is dict:
         key_t, value_t = typing.get_args(typ)
         if not isinstance(value, dict):
@@ -316,15 +320,19 @@ def _check_plan(spec: TrainSpec) -> None:
 
 def _check_run(spec: TrainSpec) -> None:
     count = sum(len(batches) for batches in spec.epochs)
-    accumulation = spec.training.gradient_accumulation_steps
-    steps = -(-count // accumulation)
+    accumulation, processes = spec.training.gradient_accumulation_steps, spec.training.num_processes
+    if processes < 1 or accumulation < 1:
+        raise _bad("training.num_processes", f"and gradient_accumulation_steps must be >= 1 "
+                   f"(are {processes} and {accumulation})")
+    per_step = accumulation * processes
+    steps = sum(-(-len(batches) // per_step) for batches in spec.epochs)  # an epoch's last step may be short
     if not (spec.network.train_unet or spec.network.train_text_encoder):
         raise _bad("network.train_unet", "neither the UNet nor the text encoder is trained; set train_unet")
     if spec.training.total_steps != steps:
         raise _bad(
             "training.total_steps",
             f"is {spec.training.total_steps} but the plan has {count} micro-batches = {steps} optimizer steps "
-            f"at gradient_accumulation_steps {accumulation}",
+            f"at gradient_accumulation_steps {accumulation} x num_processes {processes} per step",
         )
 
 

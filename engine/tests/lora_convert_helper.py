@@ -101,9 +101,9 @@ def check(kohya: str, other: str, arch: str) -> dict:
     # (diffusers 0.42.1 reading the kohya file itself scales modules wrongly when alphas differ per module:
     # so the reference is danlu's own hooks, not diffusers' kohya loader.)
     pipe.load_lora_weights(other, adapter_name="other")
-    diffs = [float((a - b).abs().max()) for a, b in zip(outputs(), reference)]  # unet, te1[, te2]
+    diffs = [float((a - b).abs().max()) for a, b in zip(outputs(), reference, strict=True)]  # unet, te1[, te2]
     return {"max_diff": max(diffs), "diffs": diffs,
-            "lora_effect": min(float((a - b).abs().max()) for a, b in zip(reference, base))}
+            "lora_effect": min(float((a - b).abs().max()) for a, b in zip(reference, base, strict=True))}
 
 
 def _apply_kohya(path: str, modules: dict, arch: str) -> list:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from gen_helpers import kohya_names, tiny_model, write_kohya_lora
 from PIL import Image
 
 from danlu_engine.commands.generate import Generator
@@ -13,8 +14,6 @@ from danlu_engine.generate.conditioning import Chunk, PromptEncoder, _split_chun
 from danlu_engine.generate.png import lora_short_hash, parameters_text
 from danlu_engine.generate.spec import ParsedPrompt, Segment, parse_generate_spec
 from danlu_engine.protocol import EngineError
-
-from gen_helpers import kohya_names, tiny_model, write_kohya_lora
 
 torch.set_num_threads(1)
 
@@ -61,7 +60,8 @@ def _job(**changes) -> dict:
     job = {"prompt": {"text": "a (cat:1.2)", "sections": [[{"text": "a ", "weight": 1}, {"text": "cat", "weight": 1.2}]]},
            "negative": {"text": "blurry", "sections": [[{"text": "blurry", "weight": 1}]]}, "loras": [],
            "sampler": "Euler", "steps": 2, "cfg": 7, "width": 64, "height": 64, "seed": 3, "batch_count": 1,
-           "batch_size": 1, "clip_skip": 1, "init_image": None, "strength": 0.6, "file_prefix": "x"}
+           "batch_size": 1, "clip_skip": 1, "init_image": None, "strength": 0.6, "file_prefix": "x",
+           "inpaint": None, "hires": None, "controlnets": []}
     return job | changes
 
 
@@ -69,7 +69,8 @@ def test_parameters_text_is_a1111s():
     job = parse_generate_spec({"version": 1, "model": {"path": "/m", "arch": None, "v_prediction": None, "vae_path": None},
                                "device": "cpu", "precision": "no", "embeddings": [], "output": {"dir": "/o"},
                                "jobs": [_job(clip_skip=2, width=512, height=768)]}).jobs[0]
-    text = parameters_text(job, 1234, "DPM++ SDE Karras", "sd15", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa",
+    model_hash = "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa"
+    text = parameters_text(job, 1234, "DPM++ SDE Karras", "sd15", model_hash,
                            {"alice": "0123456789ab"})
     assert text == ("a (cat:1.2)\nNegative prompt: blurry\nSteps: 2, Sampler: DPM++ SDE Karras, CFG scale: 7, Seed: 1234, "
                     'Size: 512x768, Model hash: 6ce0161689, Model: sd15, Clip skip: 2, Lora hashes: "alice: 0123456789ab"')

@@ -7,6 +7,7 @@ import os
 
 import pytest
 import torch
+from gen_helpers import tiny_model, write_kohya_lora
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -17,8 +18,6 @@ from danlu_engine.generate.spec import ParsedPrompt, Segment, parse_generate_spe
 from danlu_engine.lora_apply import LoraApplier
 from danlu_engine.lora_apply.targets import model_targets
 from danlu_engine.protocol import EngineError
-
-from gen_helpers import tiny_model, write_kohya_lora
 
 torch.set_num_threads(1)
 PHOTO = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "photos", "chelsea.png")
@@ -73,7 +72,8 @@ def test_txt2img_and_img2img_write_images(model, tmp_path):
     job = {"prompt": {"text": "a cat", "sections": [[{"text": "a cat", "weight": 1}]]},
            "negative": {"text": "", "sections": [[]]}, "loras": [], "sampler": "DPM++ 2M Karras", "steps": 2,
            "cfg": 5, "width": 64, "height": 64, "seed": 2, "batch_count": 1, "batch_size": 2, "clip_skip": 1,
-           "init_image": None, "strength": 0.5, "file_prefix": "t"}
+           "init_image": None, "strength": 0.5, "file_prefix": "t", "inpaint": None, "hires": None,
+           "controlnets": []}
     raw = {"version": 1, "model": {"path": model.source_path, "arch": "sdxl", "v_prediction": None, "vae_path": None},
            "device": "cpu", "precision": "no", "embeddings": [], "output": {"dir": str(tmp_path)},
            "jobs": [job, job | {"init_image": os.path.abspath(PHOTO), "file_prefix": "i", "batch_size": 1}]}
@@ -82,3 +82,29 @@ def test_txt2img_and_img2img_write_images(model, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["i-2.png", "t-2.png", "t-3.png"]
     assert Image.open(tmp_path / "t-3.png").size == (64, 64)
     assert "Denoising strength: 0.5" in Image.open(tmp_path / "i-2.png").text["parameters"]
+
+
+def test_inpaint_and_hires_on_sdxl(model, tmp_path):
+    """SDXL's inpaint pipeline (ordinary checkpoint, only masked) and a latent hires pass."""
+    Image.new("RGB", (96, 64), (200, 30, 30)).save(tmp_path / "init.png")
+    mask = Image.new("L", (96, 64))
+    mask.paste(255, (40, 20, 60, 36))
+    mask.save(tmp_path / "mask.png")
+    job = {"prompt": {"text": "a cat", "sections": [[{"text": "a cat", "weight": 1}]]},
+           "negative": {"text": "", "sections": [[]]}, "loras": [], "sampler": "Euler a", "steps": 2, "cfg": 5,
+           "width": 64, "height": 64, "seed": 2, "batch_count": 1, "batch_size": 1, "clip_skip": 1,
+           "init_image": None, "strength": 0.75, "file_prefix": "h", "inpaint": None,
+           "hires": {"scale": 1.5, "width": 96, "height": 96, "steps": 1, "denoising": 0.6, "upscaler": "Latent"},
+           "controlnets": []}
+    inpaint = {"mask": str(tmp_path / "mask.png"), "mask_blur": 0, "masked_content": "fill", "only_masked": True,
+               "padding": 4}
+    raw = {"version": 1, "model": {"path": model.source_path, "arch": "sdxl", "v_prediction": None, "vae_path": None},
+           "device": "cpu", "precision": "no", "embeddings": [], "output": {"dir": str(tmp_path / "out")},
+           "jobs": [job, job | {"file_prefix": "i", "hires": None, "init_image": str(tmp_path / "init.png"),
+                                "inpaint": inpaint}]}
+    Generator(parse_generate_spec(raw), torch.device("cpu"), torch.float32, 0.0, model).run()
+    assert Image.open(tmp_path / "out" / "h-2.png").size == (96, 96)
+    after = Image.open(tmp_path / "out" / "i-2.png")
+    assert after.size == (96, 64)
+    assert after.crop((0, 0, 40, 64)).getcolors() == [(40 * 64, (200, 30, 30))]  # left of the mask: untouched
+    assert after.crop((40, 20, 60, 36)).getcolors(1000) != [(20 * 16, (200, 30, 30))]  # inside: repainted

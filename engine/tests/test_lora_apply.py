@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gen_helpers import kohya_names, tiny_model, write_kohya_lora
 from safetensors.torch import save_file
 
 from danlu_engine.lora_apply import LoraApplier, module_delta
 from danlu_engine.protocol import EngineError
-
-from gen_helpers import kohya_names, tiny_model, write_kohya_lora
 
 torch.set_num_threads(1)
 
@@ -124,10 +123,22 @@ def test_sdxl_file_on_sd15_is_an_error(model, tmp_path):
 
 def test_file_matching_nothing_is_an_error(model, tmp_path):
     path = str(tmp_path / "odd.safetensors")
-    save_file({"lora_unet_nowhere.lora_down.weight": torch.zeros(2, 4), "lora_unet_nowhere.lora_up.weight": torch.zeros(4, 2)}, path)
+    odd = {"lora_unet_nowhere.lora_down.weight": torch.zeros(2, 4), "lora_unet_nowhere.lora_up.weight": torch.zeros(4, 2)}
+    save_file(odd, path)
     with pytest.raises(EngineError) as err:
         LoraApplier(model).apply(path, 1.0, 1.0)
     assert err.value.code == "BAD_LORA" and path in err.value.message and "none of its 1 modules" in err.value.message
+
+
+@pytest.mark.parametrize("prefix, layout", [("unet.down_blocks.0", "diffusers/PEFT"),
+                                            ("diffusion_model.input_blocks.1", "ComfyUI")])
+def test_file_in_another_layout_names_it_and_the_convert_command(model, tmp_path, prefix, layout):
+    path = str(tmp_path / "other.safetensors")
+    save_file({f"{prefix}.lora_A.weight": torch.zeros(2, 4), f"{prefix}.lora_B.weight": torch.zeros(4, 2)}, path)
+    with pytest.raises(EngineError) as err:
+        LoraApplier(model).apply(path, 1.0, 1.0)
+    assert err.value.message == f"LoRA {path} is in the {layout} layout; generation reads the kohya layout"
+    assert err.value.detail == f"convert it: danlu lora convert {path} {tmp_path / 'other'}-kohya.safetensors --to kohya"
 
 
 def test_partly_matching_file_reports_the_rest(model, tmp_path):

@@ -7,7 +7,14 @@ import torch
 from safetensors import safe_open
 
 from danlu_engine.commands import lora_bake, lora_extract, lora_merge, lora_resize
-from danlu_engine.lora_tools.factors import Factors, LoraFile, rank_by_sv_cumulative, rank_by_sv_fro, rank_by_sv_ratio, read_lora
+from danlu_engine.lora_tools.factors import (
+    Factors,
+    LoraFile,
+    rank_by_sv_cumulative,
+    rank_by_sv_fro,
+    rank_by_sv_ratio,
+    read_lora,
+)
 from danlu_engine.lora_tools.reshape import merge_concat, merge_svd, resize
 from danlu_engine.models import build, load_base_model, make_tiny
 from danlu_engine.models.tiny import build_tiny_modules
@@ -155,3 +162,61 @@ def test_bake_refuses_a_lora_for_another_model(tmp_path, tiny_file):
     with pytest.raises(EngineError, match="match no layer|changes a"):
         lora_bake.run({"version": 1, "model": tiny_file, "loras": [{"path": path, "weight": 1.0}],
                        "out": str(tmp_path / "o.safetensors"), "precision": "fp16"})
+
+
+LYCORIS_KINDS = {
+    "loha": {"algo": "loha", "conv_dim": 2, "conv_alpha": 1.0},
+    "loha-tucker": {"algo": "loha", "conv_dim": 2, "conv_alpha": 1.0, "use_tucker": True},
+    "lokr": {"algo": "lokr", "factor": 4, "conv_dim": 2, "conv_alpha": 1.0},
+    "dora": {"algo": "locon", "dora_wd": True, "conv_dim": 2, "conv_alpha": 1.0},
+    "ia3": {"algo": "ia3"},
+}
+
+
+def _lycoris_file(path: str, modules: dict, options: dict):
+    """A LyCORIS file with every parameter random (an ia3/dora/loha at its initial values changes nothing)."""
+    from danlu_engine.network import NetworkOptions, build_network
+
+    torch.manual_seed(5)
+    network = build_network(modules["unet"], [modules["text_encoder"]],
+                            NetworkOptions(module="lycoris", dim=4, alpha=2.0, **options))
+    with torch.no_grad():
+        for p in network.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    save_lora_file(path, network.kohya_state_dict(), "float", {"ss_network_module": "lycoris.kohya"})
+    return network
+
+
+@pytest.mark.parametrize("kind", sorted(LYCORIS_KINDS))
+def test_bake_applies_lycoris_kinds_as_the_trained_network_does(tmp_path, tiny_file, kind):
+    """LoHa, LoKr, DoRA and IA3 bake to the weights whose UNet output equals the trained network hooked in."""
+    base = load_base_model(tiny_file)
+    modules = {"unet": base.unet, "vae": base.vae, "text_encoder": base.text_encoders[0]}
+    path = str(tmp_path / f"{kind}.safetensors")
+    network = _lycoris_file(path, modules, LYCORIS_KINDS[kind])
+    baked = str(tmp_path / "baked.safetensors")
+    lora_bake.run({"version": 1, "model": tiny_file, "loras": [{"path": path, "weight": 1.0}], "out": baked,
+                   "precision": "float"})
+    network.eval()
+    network.apply_to_base()
+    with torch.no_grad():
+        hooked = _unet_out(base.unet)
+    network.remove_from_base()
+    with torch.no_grad():
+        assert not torch.allclose(_unet_out(base.unet), hooked, atol=1e-3)  # the network changes the output
+        torch.testing.assert_close(_unet_out(load_base_model(baked).unet), hooked, atol=1e-4, rtol=1e-4)
+
+
+def test_resize_and_merge_refuse_lycoris_kinds_naming_the_kind_and_what_to_do(tmp_path, tiny_file):
+    modules = build_tiny_modules("sd15", 0)
+    loha, lora = str(tmp_path / "loha.safetensors"), _lora_file(str(tmp_path / "l.safetensors"), modules, 1)
+    _lycoris_file(loha, modules, LYCORIS_KINDS["loha"])
+    with pytest.raises(EngineError, match=r"loha.safetensors is a LoHa network: resize is defined only for plain "
+                       r"LoRA/LoCon factors; bake it") as error:
+        lora_resize.run({"version": 1, "path": loha, "out": str(tmp_path / "r.safetensors"), "rank": 2,
+                         "conv_rank": 2, "method": "fixed", "param": None, "precision": None})
+    assert error.value.code == "BAD_LORA"
+    with pytest.raises(EngineError, match=r"LoHa network: merge .*danlu lora bake MODEL"):
+        lora_merge.run({"version": 1, "inputs": [{"path": lora, "weight": 1}, {"path": loha, "weight": 1}],
+                        "out": str(tmp_path / "m.safetensors"), "mode": "svd", "rank": 4, "conv_rank": 4,
+                        "precision": None})

@@ -6,19 +6,18 @@ import dataclasses
 import os
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from test_loss import loss_maker
+from test_train_loop import losses, run_in_process
+from test_train_support import make_spec, write_images
 
 from danlu_engine.models import make_tiny
 from danlu_engine.spec import ImageSpec
 from danlu_engine.train.data import load_alpha_mask, load_pixels
 from danlu_engine.train.masks import MaskSource
 from danlu_engine.train.step import PLAIN
-from test_loss import loss_maker
-from test_train_loop import losses, run_in_process
-from test_train_support import image_entry, make_spec, write_images
 
 torch.set_num_threads(1)
 

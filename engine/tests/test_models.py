@@ -7,8 +7,7 @@ import pytest
 import torch
 from accelerate import init_empty_weights
 
-from danlu_engine.models import BaseModel, load_base_model, make_tiny
-from danlu_engine.models import build, configs
+from danlu_engine.models import BaseModel, build, configs, load_base_model, make_tiny
 
 # Tiny models gain nothing from a second thread, and on a shared 2-core machine OpenMP's spinning threads
 # made one tiny UNet forward take seconds instead of ~0.1 s.
@@ -68,7 +67,7 @@ def test_tiny_has_the_real_parameter_names(arch, tiny):
     real = _real_modules(arch)
     assert _names(model.unet) == _names(real["unet"])
     assert _names(model.vae) == _names(real["vae"])
-    for ours, theirs in zip(model.text_encoders, [real["text_encoder"], real.get("text_encoder_2")]):
+    for ours, theirs in zip(model.text_encoders, [real["text_encoder"], real.get("text_encoder_2")], strict=False):
         assert _names(ours) == _names(theirs)
         assert ours.config.vocab_size == 49408
     small = sum(p.numel() for p in model.unet.parameters())
@@ -118,7 +117,7 @@ def test_single_file_round_trip_gives_the_same_model(arch, tiny):
     torch.testing.assert_close(_unet_out(a), _unet_out(b), rtol=0, atol=1e-5)
     ids = a.tokenizers[0]("a photo of a cat", padding="max_length", max_length=77, return_tensors="pt").input_ids
     with torch.no_grad():
-        for te_a, te_b in zip(a.text_encoders, b.text_encoders):
+        for te_a, te_b in zip(a.text_encoders, b.text_encoders, strict=True):
             out_a, out_b = te_a(ids, output_hidden_states=True), te_b(ids, output_hidden_states=True)
             torch.testing.assert_close(out_a.hidden_states[-2], out_b.hidden_states[-2], rtol=0, atol=0)
             torch.testing.assert_close(out_a[1], out_b[1], rtol=0, atol=0)  # pooled (projected for SDXL's second)

@@ -26,7 +26,8 @@ def run_engine(tmp_path, command: str, spec: dict) -> tuple[int, list[dict]]:
 
 def test_make_tiny_then_info(tmp_path):
     out = str(tmp_path / "tiny-sdxl.safetensors")
-    code, events = run_engine(tmp_path, "make-tiny", {"version": 1, "arch": "sdxl", "out": out, "single_file": True, "seed": 2})
+    code, events = run_engine(tmp_path, "make-tiny", {"version": 1, "arch": "sdxl", "out": out, "single_file": True,
+                                                       "inpainting": False, "seed": 2, "controlnet": False})
     assert code == 0, events
     assert [e["event"] for e in events] == ["ready", "result", "done"]
     assert events[1]["data"]["files"] == [out] and events[1]["data"]["size_bytes"] == os.path.getsize(out)
@@ -42,20 +43,23 @@ def test_make_tiny_then_info(tmp_path):
 
 def test_make_tiny_folder(tmp_path):
     out = str(tmp_path / "tiny-sd15")
-    code, events = run_engine(tmp_path, "make-tiny", {"version": 1, "arch": "sd15", "out": out, "single_file": False, "seed": 0})
+    code, events = run_engine(tmp_path, "make-tiny", {"version": 1, "arch": "sd15", "out": out, "single_file": False,
+                                                       "inpainting": False, "seed": 0, "controlnet": False})
     assert code == 0, events
     assert os.path.join(out, "model_index.json") in events[2]["outputs"]
     assert all(os.path.isfile(f) for f in events[2]["outputs"])
 
 
 def test_bad_spec_is_an_error_event(tmp_path):
-    spec = {"version": 1, "arch": "sd15", "out": "/tmp/x.safetensors", "single_file": True, "seed": 0, "size": 2}
+    spec = {"version": 1, "arch": "sd15", "out": "/tmp/x.safetensors", "single_file": True, "inpainting": False,
+            "seed": 0, "controlnet": False, "size": 2}
     code, events = run_engine(tmp_path, "make-tiny", spec)
     assert code == 1 and [e["event"] for e in events] == ["ready", "error"]
     assert events[1]["code"] == "BAD_SPEC" and "'size'" in events[1]["message"]
 
 
-GOOD = {"version": 1, "arch": "sd15", "out": "/tmp/x.safetensors", "single_file": True, "seed": 0}
+GOOD = {"version": 1, "arch": "sd15", "out": "/tmp/x.safetensors", "single_file": True, "inpainting": False,
+        "seed": 0, "controlnet": False}
 
 
 @pytest.mark.parametrize("change,word", [

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -78,7 +79,7 @@ def test_a_vae_alone_is_not_a_base_model(tiny_sd15, tmp_path):
 
 def test_truncated_safetensors(tiny_sd15, tmp_path):
     cut = tmp_path / "cut.safetensors"
-    data = open(tiny_sd15, "rb").read()
+    data = Path(tiny_sd15).read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     _raises(str(cut), "BAD_MODEL", "truncated")
 
@@ -118,7 +119,7 @@ def test_ckpt_loads_only_through_the_safe_loader(tiny_sd15, tmp_path):
     info = inspect_checkpoint(str(safe))
     assert (info["format"], info["arch"]) == ("ckpt", "sd15") and "global_step 1234" in info["notes"]
     a, b = load_base_model(tiny_sd15), load_base_model(str(safe))
-    for (name, p), (_, q) in zip(a.unet.named_parameters(), b.unet.named_parameters()):
+    for (name, p), (_, q) in zip(a.unet.named_parameters(), b.unet.named_parameters(), strict=True):
         assert torch.equal(p, q), name
     unsafe = tmp_path / "unsafe.ckpt"
     torch.save({"state_dict": tensors, "callbacks": Callback()}, str(unsafe))
@@ -138,5 +139,5 @@ def test_early_sd1_layout_without_text_model_level(tiny_sd15, tmp_path):
     old = tmp_path / "old.safetensors"
     save_file(tensors, str(old))
     a, b = load_base_model(tiny_sd15), load_base_model(str(old))
-    for (name, p), (_, q) in zip(a.text_encoders[0].named_parameters(), b.text_encoders[0].named_parameters()):
+    for (name, p), (_, q) in zip(a.text_encoders[0].named_parameters(), b.text_encoders[0].named_parameters(), strict=True):
         assert torch.equal(p, q), name

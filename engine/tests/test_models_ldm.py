@@ -75,7 +75,8 @@ def test_sd15_upsampler_without_attention_sits_in_slot_one():
     assert names["up_blocks.0.upsamplers.0.conv"] == "output_blocks.2.1.conv"  # UpBlock2D: no attention
     assert names["up_blocks.1.upsamplers.0.conv"] == "output_blocks.5.2.conv"
     assert names["down_blocks.2.downsamplers.0.conv"] == "input_blocks.9.0.op"
-    assert names["up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_v"] == "output_blocks.11.1.transformer_blocks.0.attn2.to_v"
+    up = "up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_v"
+    assert names[up] == "output_blocks.11.1.transformer_blocks.0.attn2.to_v"
 
 
 @pytest.mark.parametrize("variant", ["sd15", "sd2-512", "sd2-768-v", "sdxl"])

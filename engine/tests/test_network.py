@@ -29,7 +29,7 @@ def expected_names(transformers: dict[str, int], te_layers: list[int]) -> set[st
         names |= {f"lora_unet_{path}_proj_in", f"lora_unet_{path}_proj_out"}
         names |= {f"lora_unet_{path}_transformer_blocks_{b}_{n}" for b in range(blocks) for n in BLOCK_LINEARS}
     prefixes = ["lora_te"] if len(te_layers) == 1 else ["lora_te1", "lora_te2"]
-    for prefix, layers in zip(prefixes, te_layers):
+    for prefix, layers in zip(prefixes, te_layers, strict=True):
         names |= {f"{prefix}_text_model_encoder_layers_{i}_{n}" for i in range(layers) for n in TE_LINEARS}
     return names
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
+from test_train_loop import losses, run_in_process
+from test_train_support import make_spec, write_images
 
 from danlu_engine.models.tiny import build_tiny_modules
 from danlu_engine.network import NetworkOptions, network_from_weights
-from test_train_loop import losses, run_in_process
-from test_train_support import make_spec, write_images
 
 torch.set_num_threads(1)
 LYCORIS = {"module": "lycoris", "conv_dim": 2, "conv_alpha": 1.0}
@@ -88,8 +88,9 @@ def test_network_weights_continues_from_a_file(sd15, images, tmp_path, monkeypat
 
 
 def test_network_weights_that_do_not_fit_are_a_clear_error(sd15, images, tmp_path, monkeypatch):
-    from danlu_engine import protocol
     from safetensors.torch import save_file
+
+    from danlu_engine import protocol
 
     bad = str(tmp_path / "bad.safetensors")
     save_file({"lora_unet_nowhere.lora_down.weight": torch.zeros(2, 4), "lora_unet_nowhere.lora_up.weight":
@@ -142,3 +143,23 @@ def test_diffusers_does_not_load_sd15_loha_or_lokr_files(sd15, tmp_path):
         save_lora_file(path, network.kohya_state_dict(), "float", {"ss_network_module": "lycoris.kohya"})
         with pytest.raises(ValueError, match="not been correctly renamed"):
             pipe.load_lora_weights(path)
+
+
+def test_dropouts_are_seeded_per_micro_batch_not_by_the_global_rng(sd15, images, tmp_path, monkeypatch):
+    """Two runs with the same seed and dropouts give equal losses even when something else draws from torch's
+    global RNG between steps (here: after each progress event); another seed gives other masks."""
+    from danlu_engine.train import loop
+
+    network = {"dropout": 0.3, "rank_dropout": 0.3, "module_dropout": 0.2}
+    spec = _spec(sd15, images, str(tmp_path / "a"), network)
+    spec["output"] = {**spec["output"], "save_state": False}
+    first = losses(run_in_process(spec, monkeypatch))
+    original = loop._emit_progress
+
+    def progress_then_draw(*args):
+        original(*args)
+        torch.rand(17)  # another consumer of the global RNG
+
+    monkeypatch.setattr(loop, "_emit_progress", progress_then_draw)
+    spec["output"]["dir"] = str(tmp_path / "b")
+    assert losses(run_in_process(spec, monkeypatch)) == first and len(first) == 2

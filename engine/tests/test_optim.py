@@ -1,4 +1,4 @@
-"""Optimizers and lr schedules against their references: Lion's update formula, the packages' arguments,
+"""Optimizers and lr schedules against their references: Lion (lion_pytorch) against the paper's formula, the packages' arguments,
 diffusers' schedule curves, Adafactor's relative step, schedule-free's eval/train switch, and a resume
 across a cosine_with_restarts restart (in-process, tiny tensors)."""
 from __future__ import annotations
@@ -12,7 +12,6 @@ import torch
 from danlu_engine.protocol import EngineError
 from danlu_engine.spec import OptimizerSpec, SchedulerSpec
 from danlu_engine.train import optim
-from danlu_engine.train.lion import Lion
 from danlu_engine.train.optimizers import build_optimizer, evaluation_weights, optimizer_kwargs
 
 torch.set_num_threads(1)
@@ -27,12 +26,13 @@ def groups(*tensors: torch.Tensor, lr: float = 1e-3) -> list[dict]:
     return [{"params": [torch.nn.Parameter(t.clone())], "lr": lr, "name": f"g{i}"} for i, t in enumerate(tensors)]
 
 
-def test_lion_steps_follow_the_paper_formula():
+def test_lion_is_lion_pytorchs_and_steps_follow_the_paper_formula():
     p0 = torch.tensor([0.5, -1.0, 2.0, 0.0])
     grads = [torch.tensor([0.3, -0.2, 0.0, 1.0]), torch.tensor([-0.5, -0.1, 0.4, 0.2])]
     lr, (b1, b2), wd = 0.1, (0.9, 0.99), 0.5
     p = torch.nn.Parameter(p0.clone())
-    opt = Lion([p], lr=lr, betas=(b1, b2), weight_decay=wd)
+    opt = build_optimizer(spec("Lion", lr, betas=[b1, b2], weight_decay=wd), [{"params": [p], "lr": lr}], CPU)
+    assert type(opt).__module__ == "lion_pytorch.lion_pytorch"
     expected, m = p0.clone(), torch.zeros(4)
     for g in grads:
         p.grad = g.clone()
@@ -51,7 +51,7 @@ def test_lion_steps_follow_the_paper_formula():
         ("DAdaptAdam", {"decouple": True, "growth_rate": 1.02, "use_bias_correction": True}, "dadaptation"),
         ("AdamWScheduleFree", {"warmup_steps": 3, "r": 0.5}, "schedulefree"),
         ("Adafactor", {"scale_parameter": False, "relative_step": False, "eps": [1e-30, 1e-3]}, "transformers"),
-        ("Lion", {"betas": [0.95, 0.98]}, "danlu_engine"),
+        ("Lion", {"betas": [0.95, 0.98]}, "lion_pytorch"),
     ],
 )
 def test_optimizer_args_reach_the_package(kind, args, module, capsys):
@@ -175,6 +175,48 @@ def lrs_with_resume(total: int, cut: int, sched_spec: SchedulerSpec) -> tuple[li
     opt.load_state_dict(saved[0])
     sched.load_state_dict(saved[1])
     return straight, first + run(opt, sched, total - cut)
+
+
+@pytest.mark.parametrize(
+    ("kind", "warmup", "cycles", "power"),
+    [("constant", 0, 1, 1.0), ("constant_with_warmup", 3, 1, 1.0), ("linear", 2, 1, 1.0), ("cosine", 2, 1, 1.0),
+     ("cosine_with_restarts", 2, 3, 1.0), ("polynomial", 1, 1, 2.0)],
+)
+def test_each_group_follows_diffusers_curve_at_its_own_lr_and_a_resume_restores_it(kind, warmup, cycles, power):
+    total, lrs = 10, (1e-4, 3e-5)
+    opt_spec = spec("AdamW", lr=lrs[0])
+    sched_spec = SchedulerSpec(kind, warmup, cycles, power)
+
+    def fresh():
+        opt = build_optimizer(opt_spec, groups(torch.ones(2), torch.ones(3)), CPU)
+        for group, lr in zip(opt.param_groups, lrs, strict=True):
+            group["lr"] = group["initial_lr"] = lr
+        return opt, optim.build_scheduler(sched_spec, opt, total, opt_spec)
+
+    def run(opt, sched, steps):
+        out = []
+        for _ in range(steps):
+            out.append([g["lr"] for g in opt.param_groups])
+            opt.step()
+            sched.step()
+        return out
+
+    opt, sched = fresh()
+    straight = run(opt, sched, total)
+    for i, lr in enumerate(lrs):
+        reference = diffusers_curve(kind, warmup, total, cycles, power, lr)
+        assert [row[i] for row in straight] == pytest.approx(reference, rel=1e-9, abs=1e-15)
+    opt, sched = fresh()
+    first = run(opt, sched, 4)
+    buffer = io.BytesIO()
+    torch.save(sched.state_dict(), buffer)
+    buffer.seek(0)
+    opt, sched = fresh()
+    sched.load_state_dict(torch.load(buffer, weights_only=True))
+    for group, lr in zip(opt.param_groups, sched.get_last_lr(), strict=True):
+        group["lr"] = lr  # as the optimizer's own state_dict brings it back
+    resumed = first + run(opt, sched, total - 4)
+    assert sum(resumed, []) == pytest.approx(sum(straight, []), rel=1e-12, abs=1e-18)
 
 
 def test_cosine_with_restarts_resumed_past_a_restart_continues_the_curve():

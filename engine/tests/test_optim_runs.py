@@ -7,7 +7,6 @@ import os
 
 import pytest
 import torch
-
 from test_train_loop import losses, run_in_process
 from test_train_support import make_spec, write_images
 

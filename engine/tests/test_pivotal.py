@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_train_loop import losses, run_in_process
+from test_train_support import make_spec, plan, write_images
 
 from danlu_engine.models import load_base_model, make_tiny
 from danlu_engine.train import pivotal as pivotal_module
-from test_train_loop import losses, run_in_process
-from test_train_support import make_spec, plan, write_images
 
 torch.set_num_threads(1)
 TOKENS = ["<s0>", "<s1>"]

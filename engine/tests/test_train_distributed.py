@@ -1,7 +1,8 @@
 """Data parallelism: one tiny SD1.5 run on two CPU processes through the real launch path
-(danlu_engine.launch -> `accelerate launch --multi_gpu`, torch.distributed.run underneath, gloo on the CPU)
-against the same spec in one process: one set of files, only valid protocol lines on stdout, the same
-per-step losses and weights; SIGTERM stops both ranks at one step with one saved state and exit code 3."""
+(danlu_engine.launch -> `accelerate launch --multi_gpu`, torch.distributed.run underneath, DDP over gloo)
+against one process with gradient accumulation 2 over the same micro-batches: one set of files, only valid
+protocol lines on stdout, the same per-step losses and weights; SIGTERM stops both ranks at one step with
+one saved state and exit code 3."""
 from __future__ import annotations
 
 import json
@@ -13,10 +14,11 @@ import sys
 import pytest
 import torch
 from safetensors import safe_open
+from test_train_support import ENGINE_DIR, make_spec, run_engine, write_images
 
 from danlu_engine.protocol import _check
-from danlu_engine.train import distributed
-from test_train_support import ENGINE_DIR, make_spec, run_engine, write_images
+from danlu_engine.spec import parse_train_spec
+from danlu_engine.train import distributed, loop
 
 
 def launch_two(spec: dict, spec_path: str) -> subprocess.Popen:
@@ -35,7 +37,7 @@ def run_two_processes(spec: dict, spec_path: str) -> tuple[int, list[str], str]:
     return proc.returncode, stdout.splitlines(), stderr
 
 
-def test_share_deals_a_step_round_robin(monkeypatch):
+def test_share_gives_each_rank_every_nth_micro_batch(monkeypatch):
     monkeypatch.setattr(distributed, "_world", 2)
     monkeypatch.setattr(distributed, "_rank", 1)
     assert distributed.share(["a", "b", "c"]) == ["b"]
@@ -43,17 +45,39 @@ def test_share_deals_a_step_round_robin(monkeypatch):
     assert distributed.share(["a", "b", "c"]) == ["a", "c"]
     assert distributed.share(["a"]) == ["a"]
     monkeypatch.setattr(distributed, "_rank", 1)
-    assert distributed.share(["a"]) == []  # a rank may sit a step out; its gradients count as zeros
+    assert distributed.share(["a"]) == []  # a rank may sit a step out: it backpropagates a zero loss
 
 
-def test_two_processes_train_as_one(sd15, tmp_path):
+def test_a_step_takes_processes_x_accumulation_micro_batches_of_one_epoch(tmp_path):
+    images = [str(tmp_path / f"{i}.png") for i in range(6)]  # 3 micro-batches of 2 per epoch
+    two = parse_train_spec(make_spec("model", str(tmp_path), images, epochs=2, batch=2, processes=2))
+    one = parse_train_spec(make_spec("model", str(tmp_path), images, epochs=2, batch=2, accumulation=2))
+    assert two.training.total_steps == one.training.total_steps == 4  # per epoch: a step of 2, then 1
+    steps = [[(epoch, index) for epoch, index, _ in group] for group in loop.optimizer_steps(two)]
+    assert steps == [[(1, 0), (1, 1)], [(1, 2)], [(2, 3), (2, 4)], [(2, 5)]]
+    assert steps == [[(e, i) for e, i, _ in group] for group in loop.optimizer_steps(one)]
+
+
+def test_a_spec_planned_for_two_processes_refuses_to_run_as_one(sd15, tmp_path):
     images = write_images(str(tmp_path / "images"), 4)
-    # 4 images, batch 2, 2 epochs -> 4 micro-batches; accumulation 2 -> 2 optimizer steps of 2 micro-batches
+    code, events, _ = run_engine(make_spec(sd15, str(tmp_path / "out"), images, processes=2),
+                                 str(tmp_path / "spec.json"))
+    assert code == 1
+    assert events[-1]["event"] == "error" and events[-1]["code"] == "BAD_SPEC"
+    assert "training.num_processes" in events[-1]["message"] and "launch 2" in events[-1]["detail"]
+
+
+def test_two_processes_train_as_one_process_accumulating_two(sd15, tmp_path):
+    images = write_images(str(tmp_path / "images"), 6)
+    # 6 images, batch 2 -> 3 micro-batches per epoch, 2 epochs. Two processes x accumulation 1 and one
+    # process x accumulation 2 both take micro-batches (0, 1), (2), (3, 4), (5): the same global batch of 4
+    # images per full step, the same order, the mean gradient over the step. In the short steps rank 1 has
+    # no micro-batch (its zero loss joins the all-reduce).
     single = make_spec(sd15, str(tmp_path / "one"), images, epochs=2, batch=2, accumulation=2)
     code, events, stderr = run_engine(single, str(tmp_path / "one.json"))
     assert code == 0, stderr
 
-    spec = make_spec(sd15, str(tmp_path / "two"), images, epochs=2, batch=2, accumulation=2)
+    spec = make_spec(sd15, str(tmp_path / "two"), images, epochs=2, batch=2, processes=2)
     code, lines, stderr = run_two_processes(spec, str(tmp_path / "two.json"))
     assert code == 0, stderr[-4000:]
     parsed = [json.loads(line) for line in lines]  # every stdout line one event: rank 1 wrote nothing
@@ -65,7 +89,7 @@ def test_two_processes_train_as_one(sd15, tmp_path):
 
     one_losses = [e["loss"] for e in events if e["event"] == "progress"]
     two_losses = [e["loss"] for e in parsed if e["event"] == "progress"]
-    assert len(two_losses) == 2
+    assert len(two_losses) == 4
     assert two_losses == pytest.approx(one_losses, abs=1e-5)
     assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))
     checkpoints = [e["path"] for e in parsed if e["event"] == "checkpoint"]
@@ -79,7 +103,7 @@ def test_two_processes_train_as_one(sd15, tmp_path):
 
 def test_sigterm_stops_both_ranks_with_one_state_and_exit_3(sd15, tmp_path):
     images = write_images(str(tmp_path / "images"), 4)
-    spec = make_spec(sd15, str(tmp_path / "out"), images, epochs=20, batch=2, accumulation=2,
+    spec = make_spec(sd15, str(tmp_path / "out"), images, epochs=20, batch=2, processes=2,
                      output={"save_every_n_epochs": 0})
     proc = launch_two(spec, str(tmp_path / "spec.json"))
     events = []

@@ -13,12 +13,12 @@ import pytest
 import torch
 from PIL import Image
 from safetensors import safe_open
+from test_train_support import ENGINE_DIR, make_spec, write_images
 
 from danlu_engine import cancel, protocol
 from danlu_engine.commands import train as train_command
 from danlu_engine.models import make_tiny
 from danlu_engine.train import loop
-from test_train_support import ENGINE_DIR, make_spec, write_images
 
 torch.set_num_threads(1)
 PROMPT = {"prompt": "a sks shape", "negative_prompt": "blurry", "width": 64, "height": 64, "seed": 7, "steps": 2,
@@ -93,7 +93,10 @@ def test_resumed_runs_reproduce_the_uninterrupted_losses(sd15, images, tmp_path,
 
 def test_resume_with_another_network_is_refused(sd15, images, tmp_path, monkeypatch):
     spec = make_spec(sd15, str(tmp_path / "a"), images, epochs=1, batch=2, output={"save_state": True})
+    spec["run_record"] = {"version": 1, "vae": None, "settings": {"seed": 42}}  # kept as given for TypeScript
     events = run_in_process(spec, monkeypatch, cancel_after=1)
+    with open(os.path.join(events[-1]["state_dir"], "train_state.json")) as f:
+        assert json.load(f)["run"] == spec["run_record"]
     spec["network"]["dim"] = 8
     spec["resume"] = events[-1]["state_dir"]
     with pytest.raises(protocol.EngineError) as caught:

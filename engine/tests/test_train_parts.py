@@ -8,6 +8,7 @@ import time
 
 import pytest
 import torch
+from test_train_support import make_spec, write_images
 
 from danlu_engine.models.tiny import build_tiny_modules
 from danlu_engine.protocol import EngineError
@@ -16,7 +17,6 @@ from danlu_engine.tokenizer import tokenizers_for
 from danlu_engine.train import optim, setup
 from danlu_engine.train.latents import LatentSource
 from danlu_engine.train.text import chunked_ids, encode_sd
-from test_train_support import make_spec, write_images
 
 torch.set_num_threads(1)
 BOS, EOS = 49406, 49407

@@ -11,13 +11,13 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
+from test_train_loop import run_in_process
+from test_train_support import make_spec, write_images
 
 from danlu_engine.commands import train as train_command
 from danlu_engine.models import make_tiny
 from danlu_engine.spec import ImageSpec
 from danlu_engine.train.data import sdxl_time_ids
-from test_train_loop import run_in_process
-from test_train_support import make_spec, write_images
 
 torch.set_num_threads(1)
 

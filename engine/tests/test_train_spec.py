@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from test_train_support import make_spec, run_engine, write_images
 
 from danlu_engine.protocol import EngineError
 from danlu_engine.spec import TrainSpec, parse_train_spec
-from test_train_support import make_spec, run_engine, write_images
 
 
 @pytest.fixture

@@ -62,10 +62,10 @@ PLAIN_NETWORK = {"module": "lora", "algo": "lora", "dim": 4, "alpha": 2.0, "conv
 
 
 def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2, batch: int = 2,
-              accumulation: int = 1, **sections) -> dict:
+              accumulation: int = 1, processes: int = 1, **sections) -> dict:
     """A complete, valid train spec; ``sections`` override keys per section (e.g. training={...})."""
     epoch_plan = plan(len(images), epochs, batch)
-    micro = sum(len(e) for e in epoch_plan)
+    steps = sum(-(-len(e) // (accumulation * processes)) for e in epoch_plan)
     spec = {
         "version": 1,
         "model": {"path": model_path, "arch": None, "v_prediction": None, "vae_path": None},
@@ -78,9 +78,10 @@ def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2,
                       "betas": [0.9, 0.999], "eps": 1e-8, "max_grad_norm": 1.0, "args": {}},
         "scheduler": {"type": "constant", "warmup_steps": 0, "num_cycles": 1, "power": 1.0},
         "training": {"device": "cpu", "mixed_precision": "no", "gradient_checkpointing": False,
-                     "gradient_accumulation_steps": accumulation, "cache_latents": True,
+                     "gradient_accumulation_steps": accumulation, "num_processes": processes,
+                     "cache_latents": True,
                      "cache_latents_to_disk": False, "vae_fp32": True, "clip_skip": 1, "max_token_length": 75,
-                     "seed": 42, "noise_offset": 0.0, "epochs": epochs, "total_steps": -(-micro // accumulation)},
+                     "seed": 42, "noise_offset": 0.0, "epochs": epochs, "total_steps": steps},
         "loss": dict(PLAIN_LOSS),
         "images": [image_entry(p) for p in images],
         "epochs": epoch_plan,
@@ -88,6 +89,7 @@ def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2,
         "validation": {"images": [], "every_n_steps": 0, "timesteps": []},
         "pivotal": None,
         "resume": None,
+        "run_record": None,
     }
     for section, values in sections.items():
         if isinstance(spec[section], dict) and isinstance(values, dict):

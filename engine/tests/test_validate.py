@@ -7,10 +7,10 @@ import json
 
 import pytest
 import torch
+from test_train_support import image_entry, make_spec, write_images
 
 from danlu_engine import cancel, protocol
 from danlu_engine.commands import train as train_command
-from test_train_support import image_entry, make_spec, write_images
 
 torch.set_num_threads(1)
 

@@ -1,7 +1,8 @@
-import { relative } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { EngineEvent } from "../engine/protocol.ts";
-import { DRAW_DEFAULTS, runGrid, type GridOptions } from "../evaluate/index.ts";
+import { controlNetOptionList, controlNetOptions } from "./gen-controlnet.ts";
+import { shownPath } from "./paths.ts";
+import { CELL_DEFAULTS as C, DRAW_DEFAULTS, runGrid, type GridOptions } from "../evaluate/index.ts";
 
 function int(value: string): number {
   const parsed = Number(value);
@@ -57,7 +58,14 @@ export class ImageProgress {
   }
 }
 
-type GridFlags = Omit<GridOptions, "target" | "onEvent" | "onPlan"> & { json?: boolean };
+/** Where a cell's settings come from unless given: the run's first sample prompt (its line in prompts.txt). */
+const FROM_RUN = "the run's first sample prompt";
+
+type GridFlags = Omit<GridOptions, "target" | "onEvent" | "onPlan"> & {
+  json?: boolean;
+  controlnet: string[];
+  controlPreprocessor: string[];
+};
 
 export function registerGrid(program: Command): void {
   const command = program
@@ -76,18 +84,23 @@ export function registerGrid(program: Command): void {
     .option("--out <dir>", "where the grid and its cells go (default: {run}/grids/grid-NNN)")
     .option("--prompt <text>", "the prompt (default: the run's first sample prompt)")
     .option("--negative <text>", "negative prompt")
-    .option("--seed <n>", "fixed seed of every cell", int)
-    .option("--steps <n>", "sampling steps", int)
-    .option("--cfg <scale>", "CFG scale", num)
-    .option("--sampler <name>", "A1111 sampler name, e.g. 'DPM++ 2M Karras'")
-    .option("--width <px>", "image width", int)
-    .option("--height <px>", "image height", int)
-    .option("--weight <w>", "LoRA weight when weight is not an axis", num)
+    .option("--seed <n>", `fixed seed of every cell (default: ${FROM_RUN}, else ${C.seed})`, int)
+    .option("--steps <n>", `sampling steps (default: ${FROM_RUN}, else ${C.steps})`, int)
+    .option("--cfg <scale>", `CFG scale (default: ${FROM_RUN}, else ${C.cfg})`, num)
+    .option(
+      "--sampler <name>",
+      `A1111 sampler name, e.g. 'DPM++ 2M Karras' (default: ${FROM_RUN}, else ${C.sampler})`,
+    )
+    .option("--width <px>", `image width (default: ${FROM_RUN}, else ${C.width})`, int)
+    .option("--height <px>", `image height (default: ${FROM_RUN}, else ${C.height})`, int)
+    .option("--weight <w>", `LoRA weight when weight is not an axis (default ${C.weight})`, num)
     .option("--json", "print the result as JSON");
+  for (const option of controlNetOptionList()) command.addOption(option); // every cell, as danlu gen
   engineOptions(command).action(async (target: string, flags: GridFlags) => {
     const progress = new ImageProgress(flags.json);
     const result = await runGrid({
       ...flags,
+      controlnets: controlNetOptions(flags),
       target,
       onPlan: (cells) => (progress.total = cells),
       onEvent: (event) => progress.event(event),
@@ -105,9 +118,7 @@ export function registerGrid(program: Command): void {
       process.stdout.write(JSON.stringify({ dir: result.dir, grids: result.grids, cells }, null, 2) + "\n");
       return;
     }
-    process.stdout.write(
-      `${result.plan.cells.length} images in ${relative(process.cwd(), result.dir) || "."}/cells\n`,
-    );
+    process.stdout.write(`${result.plan.cells.length} images in ${shownPath(result.dir)}/cells\n`);
     for (const grid of result.grids) process.stdout.write(`grid: ${grid}\n`);
   });
 }

@@ -64,8 +64,8 @@ export function registerLoraTools(lora: Command): void {
     .description(
       "lower a LoRA's rank by SVD: a fixed rank, or per module by sv_ratio / sv_fro / sv_cumulative",
     )
-    .argument("<input>", "a kohya LoRA .safetensors")
-    .argument("<output>", "the new .safetensors file")
+    .argument("<input>", "a LoRA .safetensors (kohya, diffusers/PEFT or ComfyUI layout)")
+    .argument("<output>", "the new .safetensors file, in the input's layout")
     .requiredOption("--rank <n>", "the new rank; with a dynamic method, the largest rank kept", positiveInt)
     .option("--conv-rank <n>", "the rank for 3x3 conv (LoCon) modules (default: --rank)", positiveInt)
     .addOption(

@@ -12,9 +12,11 @@ import { registerTag } from "./tag.ts";
 import { registerTags } from "./tags.ts";
 import { registerModels } from "./models.ts";
 import { registerGen } from "./gen.ts";
+import { registerPortrait } from "./portrait.ts";
 import { registerPresets } from "./presets.ts";
 import { registerServe } from "./serve.ts";
 import { registerUsers } from "./users.ts";
+import { registerDoctor } from "./doctor.ts";
 
 export function buildProgram(): Command {
   const program = new Command("danlu")
@@ -28,6 +30,7 @@ export function buildProgram(): Command {
   registerTags(program);
   registerTrain(program);
   registerGen(program);
+  registerPortrait(program);
   registerModel(program);
   registerModels(program);
   registerLora(program);
@@ -38,6 +41,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerUsers(program);
   registerDemo(program);
+  registerDoctor(program);
   return program;
 }
 

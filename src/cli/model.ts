@@ -14,7 +14,10 @@ loading the LoRA elsewhere), for benchmarks of the code paths, and for \`npm run
 
 Examples:
   danlu model make-tiny --arch sd15 --out models/tiny-sd15                       (diffusers folder)
-  danlu model make-tiny --arch sdxl --out models/tiny-sdxl.safetensors --single-file`;
+  danlu model make-tiny --arch sdxl --out models/tiny-sdxl.safetensors --single-file
+  danlu model make-tiny --arch sd15 --inpainting --out models/tiny-sd15-inpainting   (9-channel UNet)
+  danlu model make-tiny --arch sd15 --controlnet --single-file --out models/tiny-control_sd15_openpose.safetensors
+      (a ControlNet for the tiny SD1.5 UNet; --single-file: A1111 keys, else a diffusers folder)`;
 
 const INFO_HELP = `
 FILE is a single-file checkpoint (.safetensors, as downloaded from Civitai or Hugging Face; or
@@ -36,6 +39,12 @@ export function registerModel(program: Command): void {
       "write one .safetensors checkpoint (original LDM key names) instead of a folder",
       false,
     )
+    .option(
+      "--inpainting",
+      "an inpainting checkpoint: the UNet takes 9 input channels (latents, mask, masked image)",
+      false,
+    )
+    .option("--controlnet", "a tiny ControlNet for the tiny UNet of --arch instead of a model", false)
     .option("--seed <n>", "random seed of the weights (same seed, same file)", integer, 0)
     .option("--json", "print the engine's result as JSON", false)
     .addHelpText("after", TINY_HELP)
@@ -52,12 +61,15 @@ export function registerModel(program: Command): void {
         arch: options.arch,
         out,
         single_file: options.singleFile,
+        inpainting: options.inpainting,
         seed: options.seed,
+        controlnet: options.controlnet,
       };
       const result = await runForCli("make-tiny", spec);
       if (options.json) return print(JSON.stringify({ outputs: result.outputs, data: result.data }, null, 2));
       const layout = options.singleFile ? "single file" : "diffusers folder";
-      print(`wrote a tiny ${options.arch} model (${layout}, seed ${options.seed}): ${out}`);
+      const kind = options.inpainting ? " inpainting" : options.controlnet ? " ControlNet" : "";
+      print(`wrote a tiny ${options.arch}${kind} model (${layout}, seed ${options.seed}): ${out}`);
       print(
         `  ${plural(result.outputs.length, "file")}, ${formatBytes(totalBytes(result.outputs))}; random weights: it draws noise.`,
       );
@@ -86,6 +98,8 @@ interface MakeTinyFlags {
   arch: Arch;
   out: string;
   singleFile: boolean;
+  inpainting: boolean;
+  controlnet: boolean;
   seed: number;
   json: boolean;
 }

@@ -1,9 +1,19 @@
 import cliProgress from "cli-progress";
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
+import { addModelFiles } from "../models-store/add.ts";
 import { KNOWN_MODELS } from "../models-store/registry.ts";
+import { SOURCE_CHOICES, sourceChoice, type SourceChoice } from "../models-store/sources.ts";
 import { listInstalled, modelsDir, pullModel } from "../models-store/store.ts";
 
-/** `danlu models list|pull`: the local folder of taggers and captioners. */
+function source(text: string): SourceChoice {
+  try {
+    return sourceChoice(text);
+  } catch {
+    throw new InvalidArgumentError(`expected one of ${SOURCE_CHOICES.join(", ")}`);
+  }
+}
+
+/** `danlu models list|pull|add`: the local folder of taggers and captioners. */
 export function registerModels(program: Command): void {
   const models = program
     .command("models")
@@ -31,10 +41,18 @@ export function registerModels(program: Command): void {
     .argument("<name>", "a name from `danlu models list`")
     .option("--dir <dir>", "model folder (default $DANLU_MODELS_DIR or ~/.cache/danlu/models)")
     .option("--force", "download again even if the files are there", false)
-    .action(async (name: string, flags: { dir?: string; force: boolean }) => {
+    .option(
+      "--source <where>",
+      "huggingface (the hub, or the mirror in $HF_ENDPOINT such as https://hf-mirror.com), " +
+        "modelscope ($MODELSCOPE_ENDPOINT, default https://www.modelscope.cn), or auto (the hub, then " +
+        "ModelScope when the hub cannot be reached) (default $DANLU_MODEL_SOURCE, else huggingface)",
+      source,
+    )
+    .action(async (name: string, flags: { dir?: string; force: boolean; source?: SourceChoice }) => {
       const bar = byteProgress();
       const record = await pullModel(name, {
         ...(flags.dir ? { dir: flags.dir } : {}),
+        ...(flags.source ? { source: flags.source } : {}),
         force: flags.force,
         onFile: (path, index, count) => bar.file(`${path} (${index + 1}/${count})`),
         onProgress: bar.update,
@@ -47,6 +65,25 @@ export function registerModels(program: Command): void {
       }
       process.stdout.write(lines.join("\n") + "\n");
     });
+
+  models
+    .command("add")
+    .description("install files of a known model downloaded by hand (checked against its size and sha256)")
+    .argument("<name>", "a name from `danlu models list`")
+    .argument("<path>", "the folder holding the downloaded files, or one downloaded file")
+    .option("--dir <dir>", "model folder (default $DANLU_MODELS_DIR or ~/.cache/danlu/models)")
+    .action(async (name: string, path: string, flags: { dir?: string }) => {
+      const { record, added, missing } = await addModelFiles(name, path, flags.dir ? { dir: flags.dir } : {});
+      const lines = [`${record.name}: added to ${modelsDir(flags.dir)}/${record.name}`];
+      for (const f of added) {
+        lines.push(
+          `  ${f.path}  ${megabytes(f.size)}  sha256 ${f.sha256}${f.checked ? " (checked)" : " (recorded)"}`,
+        );
+      }
+      if (missing.length === 0) lines.push("all its files are there");
+      for (const m of missing) lines.push(`still missing: ${m.path} (from ${m.url})`);
+      process.stdout.write(lines.join("\n") + "\n");
+    });
 }
 
 type Installed = Awaited<ReturnType<typeof listInstalled>>;
@@ -56,13 +93,13 @@ function formatList(dir: string, installed: Installed): string {
   if (installed.length === 0) lines.push("installed: none");
   else lines.push("installed:");
   for (const m of installed) {
-    lines.push(`  ${m.name.padEnd(30)} ${m.kind.padEnd(10)} ${m.state.padEnd(8)} ${megabytes(m.bytes)}`);
+    lines.push(`  ${m.name.padEnd(30)} ${m.kind.padEnd(12)} ${m.state.padEnd(8)} ${megabytes(m.bytes)}`);
   }
   lines.push("", "known (danlu models pull NAME):");
   const have = new Set(installed.filter((m) => m.state !== "partial").map((m) => m.name));
   for (const m of KNOWN_MODELS) {
     const mark = have.has(m.name) ? "*" : " ";
-    lines.push(`${mark} ${m.name.padEnd(30)} ${m.kind.padEnd(10)} ${m.licence.padEnd(11)} ${m.about}`);
+    lines.push(`${mark} ${m.name.padEnd(30)} ${m.kind.padEnd(12)} ${m.licence.padEnd(12)} ${m.about}`);
   }
   return lines.join("\n");
 }

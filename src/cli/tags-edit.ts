@@ -11,6 +11,7 @@ import {
   decodeCaptionText,
   normalizeCaptionExtension,
 } from "../tagging/edit/caption-files.ts";
+import { shownPath } from "./paths.ts";
 
 interface EditFlags {
   set?: string;
@@ -55,8 +56,6 @@ export function registerTagsEdit(tags: Command): void {
         [{ path: relative(root, captionPath), text: tagsText }],
         `tags edit ${file}`,
       );
-      process.stdout.write(
-        batch === null ? "unchanged\n" : `${relative(process.cwd(), captionPath)}: ${tagsText}\n`,
-      );
+      process.stdout.write(batch === null ? "unchanged\n" : `${shownPath(captionPath)}: ${tagsText}\n`);
     });
 }

@@ -7,8 +7,12 @@ import {
   type TrainConfig,
 } from "../config/index.ts";
 import { writeKohyaExport } from "../config/kohya-export.ts";
+import { PRESET_NAMES } from "../config/presets/index.ts";
 import type { EngineRunResult } from "../engine/driver.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
+import { readLoraInfo } from "../lora/lora-info.ts";
+import type { ModuleKind } from "../lora/lora-keys.ts";
+import { loadersLine } from "../lora/loaders.ts";
 import { formatLoss, ProgressRenderer } from "../training/progress.ts";
 import { logDirOf, prepareRun, runTraining } from "../training/run.ts";
 
@@ -42,7 +46,7 @@ export function registerTrain(program: Command): void {
     .description("train a LoRA (kohya-compatible file) on a train_data_dir of {repeats}_{name} folders")
     .option(
       "--preset <name>",
-      "start from a guide's settings: person, character, style, concept, face-sdxl (danlu presets show NAME)",
+      `start from a guide's settings: ${PRESET_NAMES.join(", ")} (danlu presets show NAME)`,
     )
     .option("--config <file>", "danlu config TOML (keys as in `danlu config show`); flags override it")
     .option("--kohya-config <file>", "an sd-scripts training config TOML (its dataset_config is read too)")
@@ -50,7 +54,10 @@ export function registerTrain(program: Command): void {
       "--export-kohya <file>",
       "write the resolved settings as an sd-scripts config TOML (and its dataset config) and stop",
     )
-    .option("--resume <state-dir>", "continue a run from a state folder it saved (Ctrl-C or --save-state)")
+    .option(
+      "--resume <state-dir>",
+      "continue a run from a state folder it saved (Ctrl-C or --save-state): same settings and data, or more epochs",
+    )
     .option("--json", "print the engine's events as JSON lines on stdout (for machines)")
     .option("--dry-run", "check the model kind and dataset, print the plan, and stop before training")
     .addHelpText("after", EXAMPLES);
@@ -80,8 +87,13 @@ async function trainAction(flags: TrainFlags): Promise<void> {
   const prepared = await prepareRun(config, {
     subsets,
     dryRun: Boolean(flags.dryRun || flags.exportKohya),
+    resume: flags.exportKohya ? null : (flags.resume ?? null),
   });
-  const warnings = [...prepared.dataset.warnings, ...prepared.plan.warnings];
+  const warnings = [
+    ...prepared.dataset.warnings,
+    ...prepared.plan.warnings,
+    ...(prepared.resume?.warnings ?? []),
+  ];
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stderr.write(`${prepared.report}\n`);
   if (flags.exportKohya) {
@@ -106,13 +118,12 @@ async function trainAction(flags: TrainFlags): Promise<void> {
   const renderer = new ProgressRenderer({ totalEpochs: prepared.plan.numEpochs });
   try {
     const result = await runTraining(config, prepared, {
-      resume: flags.resume ?? null,
       signal: controller.signal,
       onNote: (text) => renderer.note(text),
       onEvent: (event) => (flags.json ? printJson(event) : showEvent(renderer, event)),
     });
     renderer.finish();
-    printOutcome(config, result, flags);
+    await printOutcome(config, result, flags);
   } catch (error) {
     renderer.finish(); // the error goes on a line of its own, not after the live progress line
     throw error;
@@ -137,7 +148,7 @@ function showEvent(renderer: ProgressRenderer, event: EngineEvent): void {
   if (event.event === "ready") renderer.note(`engine ready on ${event.device} (${event.dtype})`);
 }
 
-function printOutcome(config: TrainConfig, result: EngineRunResult, flags: TrainFlags): void {
+async function printOutcome(config: TrainConfig, result: EngineRunResult, flags: TrainFlags): Promise<void> {
   const logs = logDirOf(config);
   if (result.status === "cancelled") {
     const again = result.stateDir
@@ -153,8 +164,15 @@ function printOutcome(config: TrainConfig, result: EngineRunResult, flags: Train
     [
       `trained ${result.steps} steps in ${result.elapsedS.toFixed(1)} s`,
       ...files.map((file) => `  ${file}`),
+      ...(files.length > 0 ? [await loadsIn(files.at(-1)!)] : []),
       `logs, loss history and the engine spec: ${logs}`,
       `inspect a file: danlu lora info ${files.at(-1) ?? "<file>"}`,
     ].join("\n") + "\n",
   );
+}
+
+/** Which tools load the file (its module kinds): diffusers does not read LyCORIS kinds. */
+async function loadsIn(file: string): Promise<string> {
+  const info = await readLoraInfo(file, { hash: false });
+  return loadersLine(info.parts.flatMap((part) => Object.keys(part.kinds) as ModuleKind[]));
 }

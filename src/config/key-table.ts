@@ -1,3 +1,4 @@
+import { KEY_DESCRIPTIONS_ZH } from "./key-descriptions-zh.ts";
 import { trainConfigDefaults } from "./resolve.ts";
 import { TRAIN_KEYS, type TrainConfigLayer, type TrainKey } from "./schema.ts";
 
@@ -9,6 +10,8 @@ export interface KeyRow {
   source: "default" | "file";
   type: string;
   description: string;
+  /** the description in Chinese, for the web UI */
+  descriptionZh: string;
 }
 
 /** Every training key with its value (from `file`, else its default), type label and description. */
@@ -22,6 +25,7 @@ export function trainKeyTable(file: TrainConfigLayer = {}): KeyRow[] {
       source: fromFile ? "file" : "default",
       type: TRAIN_KEYS[key].typeLabel,
       description: TRAIN_KEYS[key].description,
+      descriptionZh: KEY_DESCRIPTIONS_ZH[key],
     };
   });
 }

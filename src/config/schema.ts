@@ -145,8 +145,10 @@ export const TRAIN_KEYS = {
   device: choice(["auto", "cpu", "cuda"], "auto", "where to train (auto: CUDA when available)"),
   num_processes: int(
     1,
-    "processes for one run, one per GPU (data parallelism through accelerate launch: each optimizer " +
-      "step's batches are split among them, the same steps and result as one process)",
+    "processes for one run, one per GPU (data parallelism through accelerate launch and PyTorch DDP): " +
+      "each process trains its own batches and every optimizer step takes one batch per process, so the " +
+      "global batch is num_processes x train_batch_size x gradient_accumulation_steps and the steps per " +
+      "epoch are divided by num_processes; the learning rate is not scaled (scale it yourself if wanted)",
     { min: 1, max: 64 },
   ),
   gpu_ids: optionalStr('the GPUs the processes use, e.g. "0,1" (accelerate\'s --gpu_ids; unset: every GPU)'),

@@ -98,7 +98,14 @@ export async function runDemo(out: string, callbacks: DemoCallbacks): Promise<En
   const paths = demoPaths(out);
   await mkdir(join(paths.root, "model"), { recursive: true });
   callbacks.onNote(`1/3 writing a tiny random-weight SD1.5-architecture model: ${paths.model}`);
-  await runEngine("make-tiny", { version: 1, arch: "sd15", out: paths.model, single_file: true, seed: 0 });
+  await runEngine("make-tiny", {
+    version: 1,
+    arch: "sd15",
+    out: paths.model,
+    single_file: true,
+    inpainting: false,
+    seed: 0,
+  });
   callbacks.onNote(
     `2/3 laying out ${Object.keys(DEMO_PHOTOS).length} sample photos with captions: ${paths.trainDataDir}`,
   );
@@ -108,7 +115,6 @@ export async function runDemo(out: string, callbacks: DemoCallbacks): Promise<En
   callbacks.onPlan(prepared);
   callbacks.onNote(`3/3 training ${prepared.plan.totalSteps} steps on the CPU`);
   return runTraining(config, prepared, {
-    resume: null,
     signal: callbacks.signal,
     onEvent: callbacks.onEvent,
     onNote: callbacks.onNote,

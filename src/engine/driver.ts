@@ -5,6 +5,7 @@ import { EngineCancelledError } from "./errors.ts";
 import { engineLauncher } from "./python.ts";
 import type { EngineCommand, EngineRunOptions, EngineRunResult } from "./run-types.ts";
 import { generateSpec, makeTinySpec, modelInfoSpec, trainSpec } from "./spec.ts";
+import { doctorSpec } from "./spec-doctor.ts";
 import { writeSpecFile } from "./spec-file.ts";
 import { loraBakeSpec, loraExtractSpec, loraMergeSpec, loraResizeSpec } from "./spec-lora.ts";
 
@@ -19,6 +20,7 @@ export type {
 const SPEC_SCHEMAS = {
   "make-tiny": makeTinySpec,
   info: modelInfoSpec,
+  doctor: doctorSpec,
   train: trainSpec,
   generate: generateSpec,
   "lora-resize": loraResizeSpec,

@@ -92,7 +92,7 @@ describe("the real engine's events", () => {
     // runEngine parses every line with the zod schemas and fails on any line that does not match.
     const result = await runEngine(
       "make-tiny",
-      { version: 1, arch: "sd15", out, single_file: true, seed: 0 },
+      { version: 1, arch: "sd15", out, single_file: true, inpainting: false, seed: 0 },
       {
         onEvent: (event) => kinds.push(event.event),
       },

@@ -20,6 +20,14 @@ describe("findEnginePython", () => {
     expect(findEnginePython({}, root)).toBe(join(root, ".venv", "bin", "python"));
   });
 
+  it("uses .venv\\Scripts\\python.exe on Windows", () => {
+    const root = fakeRoot(false);
+    mkdirSync(join(root, ".venv", "Scripts"), { recursive: true });
+    writeFileSync(join(root, ".venv", "Scripts", "python.exe"), "");
+    expect(findEnginePython({}, root, "win32")).toBe(join(root, ".venv", "Scripts", "python.exe"));
+    expect(() => findEnginePython({}, root, "linux")).toThrow(/missing/);
+  });
+
   it("says to run npm run setup when the venv is missing", () => {
     const error = (() => {
       try {

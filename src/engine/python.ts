@@ -15,9 +15,14 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)
 
 /**
  * The project's Python: `DANLU_PYTHON` when set (a path to any interpreter that has the engine's
- * packages), else `<repo>/.venv/bin/python`, which `npm run setup` creates.
+ * packages), else the checkout's .venv (`.venv/bin/python`; `.venv\\Scripts\\python.exe` on Windows), which
+ * `npm run setup` creates.
  */
-export function findEnginePython(env: NodeJS.ProcessEnv = process.env, root: string = REPO_ROOT): string {
+export function findEnginePython(
+  env: NodeJS.ProcessEnv = process.env,
+  root: string = REPO_ROOT,
+  platform: NodeJS.Platform = process.platform,
+): string {
   const override = env.DANLU_PYTHON;
   if (override) {
     if (!existsSync(override)) {
@@ -28,7 +33,7 @@ export function findEnginePython(env: NodeJS.ProcessEnv = process.env, root: str
     }
     return override;
   }
-  const venvPython = join(root, ".venv", "bin", "python");
+  const venvPython = venvPythonPath(root, platform);
   if (!existsSync(venvPython)) {
     throw new DanluError(`The engine's Python environment is missing (${venvPython} not found).`, {
       code: "ENGINE_NOT_FOUND",
@@ -36,6 +41,16 @@ export function findEnginePython(env: NodeJS.ProcessEnv = process.env, root: str
     });
   }
   return venvPython;
+}
+
+/** Where `python -m venv .venv` puts the interpreter. */
+export function venvPythonPath(
+  root: string = REPO_ROOT,
+  platform: NodeJS.Platform = process.platform,
+): string {
+  return platform === "win32"
+    ? join(root, ".venv", "Scripts", "python.exe")
+    : join(root, ".venv", "bin", "python");
 }
 
 /** The default launcher: `python -m danlu_engine`, with `<repo>/engine` first on PYTHONPATH. */

@@ -3,7 +3,15 @@ import type { EngineLauncher } from "./python.ts";
 
 /** The engine's commands (`python -m danlu_engine <command> <spec.json>`). */
 export type EngineCommand =
-  "make-tiny" | "info" | "train" | "generate" | "lora-resize" | "lora-merge" | "lora-bake" | "lora-extract";
+  | "make-tiny"
+  | "info"
+  | "doctor"
+  | "train"
+  | "generate"
+  | "lora-resize"
+  | "lora-merge"
+  | "lora-bake"
+  | "lora-extract";
 
 type Event<K extends EngineEvent["event"]> = Extract<EngineEvent, { event: K }>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { genControlNet, genHires, genInpaint } from "./spec-generate.ts";
 import { specNetwork } from "./spec-network.ts";
 
 /**
@@ -15,7 +16,9 @@ export const makeTinySpec = z.strictObject({
   arch: z.enum(["sd15", "sd2", "sdxl"]),
   out: z.string(), // a folder (diffusers layout) or, with single_file, a .safetensors path
   single_file: z.boolean(),
+  inpainting: z.boolean(), // a 9-input-channel UNet (an inpainting checkpoint)
   seed: z.number().int(),
+  controlnet: z.boolean().optional(), // a tiny ControlNet for the tiny UNet of arch instead of a model (default false)
 });
 
 export const modelInfoSpec = z.strictObject({
@@ -84,6 +87,37 @@ export const specLoss = z.strictObject({
   masked_loss: z.boolean(), // weight the loss by each image's alpha channel
 });
 
+/** A file or folder and its identity (size + sampled bytes: src/training/class-images.ts modelFingerprint). */
+const identifiedFile = z.strictObject({ path: z.string(), id: z.string() });
+
+/**
+ * What a run is, recorded in every state it saves (train_state.json "run") so that a resume can say what
+ * changed (src/training/resume-check.ts). The engine writes it as given and never reads it.
+ */
+export const runRecord = z.strictObject({
+  version: z.literal(1),
+  arch: z.enum(ARCHS),
+  // every config key that changes what is trained, by its config name (src/training/resume-record.ts)
+  settings: z.record(z.string(), z.json()),
+  base_model: identifiedFile,
+  vae: identifiedFile.nullable(),
+  dataset: z.strictObject({
+    // "{name}" or "reg/{name}" (the folder name without its "{repeats}_")
+    folders: z.record(z.string(), z.strictObject({ repeats: z.number().int().nonnegative() })),
+    // "{folder}/{path in the folder}": the file's identity and its caption's sha256 (before per-step changes)
+    images: z.record(z.string(), z.strictObject({ file: z.string(), caption: z.string() })),
+  }),
+  length: z.strictObject({
+    max_train_epochs: z.number().int().nullable(),
+    max_train_steps: z.number().int(),
+    max_train_steps_per_image: z.number().int().nullable(),
+    steps_per_epoch: z.number().int().positive(),
+    epochs: z.number().int().nonnegative(),
+    total_steps: z.number().int().nonnegative(),
+  }),
+});
+export type RunRecord = z.infer<typeof runRecord>;
+
 export const trainSpec = z.strictObject({
   version: z.literal(1),
   model: z.strictObject({
@@ -134,6 +168,9 @@ export const trainSpec = z.strictObject({
     mixed_precision: z.enum(["no", "fp16", "bf16"]),
     gradient_checkpointing: z.boolean(),
     gradient_accumulation_steps: z.number().int().positive(),
+    // the processes the plan is made for (the engine checks that as many started): each optimizer step takes
+    // num_processes x gradient_accumulation_steps micro-batches, every process its own
+    num_processes: z.number().int().positive(),
     cache_latents: z.boolean(),
     cache_latents_to_disk: z.boolean(),
     vae_fp32: z.boolean(), // keep the VAE in float32 (SDXL's VAE overflows in fp16)
@@ -142,12 +179,14 @@ export const trainSpec = z.strictObject({
     seed: z.number().int(),
     noise_offset: z.number().nonnegative(),
     epochs: z.number().int().positive(),
-    total_steps: z.number().int().positive(), // optimizer steps over the whole run (plan length / accumulation)
+    // optimizer steps over the whole run: per epoch, ceil(micro-batches / (accumulation x processes))
+    total_steps: z.number().int().positive(),
   }),
   loss: specLoss,
   images: z.array(specImage).min(1),
   // epochs[e] is the ordered list of micro-batches of epoch e+1; optimizer steps group
-  // `gradient_accumulation_steps` consecutive micro-batches. A run cut by max_train_steps has a short last epoch.
+  // `gradient_accumulation_steps` x `num_processes` consecutive micro-batches of an epoch (its last step takes
+  // what is left). A run cut by max_train_steps has a short last epoch.
   epochs: z.array(z.array(specBatch)).min(1),
   sample: z.strictObject({
     prompts: z.array(samplePrompt),
@@ -175,6 +214,7 @@ export const trainSpec = z.strictObject({
     })
     .nullable(),
   resume: z.string().nullable(), // a state folder written by an earlier run of this same spec
+  run_record: runRecord.nullable(), // saved into each state as given; null: nothing to record
 });
 export type TrainSpec = z.infer<typeof trainSpec>;
 export type SpecImage = z.infer<typeof specImage>;
@@ -201,7 +241,10 @@ export const genLora = z.strictObject({
   te_weight: z.number(),
 });
 
-/** One txt2img/img2img job: batch_count x batch_size images, seeds seed, seed+1, ... */
+/**
+ * One txt2img/img2img/inpaint job: batch_count x batch_size images, seeds seed, seed+1, ... Each optional
+ * feature is one nullable block (spec-generate.ts).
+ */
 export const genJob = z.strictObject({
   prompt: parsedPrompt,
   negative: parsedPrompt,
@@ -218,6 +261,9 @@ export const genJob = z.strictObject({
   init_image: z.string().nullable(), // img2img when set
   strength: z.number().min(0).max(1), // img2img denoising strength (ignored for txt2img)
   file_prefix: z.string(), // images are {output.dir}/{file_prefix}-{seed}.png (unique per job)
+  inpaint: genInpaint.nullable(), // with init_image: repaint the mask only
+  hires: genHires.nullable(), // txt2img only
+  controlnets: z.array(genControlNet), // ControlNet units in order (txt2img, img2img, hires fix)
 });
 
 export const generateSpec = z.strictObject({

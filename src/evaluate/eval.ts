@@ -1,9 +1,9 @@
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EngineEvent } from "../engine/protocol.ts";
+import { loadFaceAnalyzer } from "../faces/index.ts";
 import { driftOf, isBlack } from "./drift.ts";
 import { planEvalJobs, type EvalJobs } from "./eval-plan.ts";
-import { loadFaceEmbedder } from "./face.ts";
 import { generateJobs, gridPrompt, nextNumberedDir, type EngineChoices } from "./generate-cells.ts";
 import { baseSettings, chooseAxes, loraLookup, samplePresets } from "./grid.ts";
 import { jobFor, planGrid, type CellSettings, type GridPlan } from "./grid-plan.ts";
@@ -37,7 +37,7 @@ export interface EvalResult {
   report: { markdown: string; html: string };
 }
 
-/** Checked training images (not regularization), at most this many, are embedded as the reference faces. */
+/** Checked training images (not regularization), at most this many, give the reference faces. */
 const MAX_REFERENCE_IMAGES = 40;
 /** A base model file under this size is a test model (a real SD1.5 checkpoint is ~2 GB). */
 const TEST_MODEL_BYTES = 200 * 1024 * 1024;
@@ -63,8 +63,8 @@ async function faceReference(run: RunFolder, face: EvalOptions["face"]) {
     return { reference: [] as Float32Array[], note: "Identity was not measured (--face off)." };
   const files = run.spec.images.filter((image) => !image.is_reg).map((image) => image.path);
   const unique = [...new Set(files)].slice(0, MAX_REFERENCE_IMAGES);
-  const embedder = await loadFaceEmbedder();
-  const reference = await trainingFaces(embedder, unique);
+  const analyzer = await loadFaceAnalyzer();
+  const reference = await trainingFaces(analyzer, unique);
   const share = unique.length === 0 ? 0 : reference.length / unique.length;
   const facey = face === "on" ? reference.length > 0 : share >= 0.5;
   const found = `${reference.length} of ${unique.length} training images have a face`;
@@ -148,7 +148,7 @@ async function scoreEpochs(
   valRows: ValRow[],
 ): Promise<EpochScores[]> {
   const losses = withValidation(run.lossCsv ? lossByEpoch(readLossCsv(run.lossCsv)) : [], valRows);
-  const embedder = reference.length > 0 ? await loadFaceEmbedder() : null;
+  const analyzer = reference.length > 0 ? await loadFaceAnalyzer() : null;
   const filesOf = (prefixes: string[] | undefined) => (prefixes ?? []).flatMap((p) => images.get(p) ?? []);
   const baseDrift = filesOf(evalJobs.drift.get(0));
   const scores: EpochScores[] = [];
@@ -163,8 +163,8 @@ async function scoreEpochs(
       meanLoss: loss?.meanLoss ?? null,
       valLoss: loss?.valLoss ?? null,
       drift: await driftOf(pairs),
-      identity: embedder
-        ? await identityScores(embedder, reference, filesOf(evalJobs.identity.get(epoch)))
+      identity: analyzer
+        ? await identityScores(analyzer, reference, filesOf(evalJobs.identity.get(epoch)))
         : null,
     });
   }

@@ -45,7 +45,7 @@ const SAMPLE_TO_A1111: Record<string, string> = {
   dpm_2_a: "DPM2 a",
   dpmsolver: "DPM++ 2M",
   "dpmsolver++": "DPM++ 2M",
-  dpmsingle: "DPM++ 2S a",
+  dpmsingle: "DPM++ 2S",
 };
 
 /** A training sample prompt as cell settings (the LoRA at weight 1, no epoch chosen yet). */
@@ -122,6 +122,8 @@ export interface JobContext {
   loraFor: (epoch: number | null) => { path: string; name: string } | null;
   parsePrompt: (text: string) => ParsedPrompt;
   clipSkip: number;
+  /** ControlNet units every cell uses (`danlu grid --controlnet`); unset: none. */
+  controlnets?: GenJob["controlnets"];
 }
 
 /** One `generate` job per cell: one image, the cell's seed, the LoRA at the cell's weight. */
@@ -149,5 +151,8 @@ export function jobFor(cell: GridCell, context: JobContext): GenJob {
     init_image: null,
     strength: 0.75,
     file_prefix: cell.prefix,
+    inpaint: null,
+    hires: null,
+    controlnets: context.controlnets ?? [],
   };
 }

@@ -8,6 +8,7 @@ import { generateJobs, gridPrompt, nextNumberedDir, type EngineChoices } from ".
 import { jobFor, planGrid, settingsFromSample, type CellSettings, type GridPlan } from "./grid-plan.ts";
 import { renderGrids } from "./grid-render.ts";
 import { readRunFolder, type RunFolder } from "./run-folder.ts";
+import { controlNetUnits, type ControlNetOptions } from "../generate/controlnet.ts";
 
 /** `danlu grid` options as the CLI collects them (undefined: the run's sample prompt or the default). */
 export interface GridOptions extends EngineChoices {
@@ -29,6 +30,8 @@ export interface GridOptions extends EngineChoices {
   height?: number;
   weight?: number;
   clipSkip: number;
+  /** ControlNet units for every cell (`--controlnet`), as `danlu gen` takes them. */
+  controlnets?: ControlNetOptions[];
   onEvent?: (event: EngineEvent) => void;
   /** Told how many images the grid will draw, before the engine starts. */
   onPlan?: (images: number) => void;
@@ -51,6 +54,20 @@ export const DRAW_DEFAULTS = {
   clipSkip: 1,
 } as const satisfies Partial<GridOptions>;
 
+/**
+ * The settings of every cell when the run has no sample prompt to take them from (a LoRA file given
+ * alone, or a run trained without samples); otherwise the run's first sample prompt's.
+ */
+export const CELL_DEFAULTS = {
+  seed: 1,
+  sampler: "Euler a",
+  cfg: 7,
+  steps: 20,
+  width: 512,
+  height: 512,
+  weight: 1,
+} as const;
+
 /** The weights a run folder given alone is compared at. */
 export const DEFAULT_WEIGHTS = "weight=0.6,0.8,1.0";
 
@@ -72,18 +89,7 @@ export function baseSettings(options: GridOptions, presets: Map<string, CellSett
   // a --prompt of one's own keeps the run's first sample settings (size, steps, sampler) but not its negative
   const from = first
     ? { ...first, negative: options.prompt === undefined ? first.negative : "" }
-    : {
-        epoch: null,
-        weight: 1,
-        prompt,
-        negative: "",
-        seed: 1,
-        sampler: "Euler a",
-        cfg: 7,
-        steps: 20,
-        width: 512,
-        height: 512,
-      };
+    : { ...CELL_DEFAULTS, epoch: null, prompt, negative: "" };
   return {
     ...from,
     prompt,
@@ -94,7 +100,7 @@ export function baseSettings(options: GridOptions, presets: Map<string, CellSett
     sampler: options.sampler ?? from.sampler,
     width: options.width ?? from.width,
     height: options.height ?? from.height,
-    weight: options.weight ?? 1,
+    weight: options.weight ?? CELL_DEFAULTS.weight,
   };
 }
 
@@ -153,7 +159,9 @@ export async function runGrid(options: GridOptions): Promise<GridResult> {
       epoch === null ? (lora ?? run?.epochs.at(-1)?.path) : run?.epochs.find((e) => e.epoch === epoch)?.path;
     return path ? { path, name: basename(path).replace(/\.safetensors$/, "") } : null;
   };
-  const context = { loraFor, parsePrompt: gridPrompt, clipSkip: options.clipSkip };
+  const first = plan.cells[0]?.settings;
+  const controlnets = controlNetUnits(options.controlnets ?? [], first?.width ?? 512, first?.height ?? 512);
+  const context = { loraFor, parsePrompt: gridPrompt, clipSkip: options.clipSkip, controlnets };
   const jobs = plan.cells.map((cell) => jobFor(cell, context));
   options.onPlan?.(jobs.length);
   const dir = resolve(

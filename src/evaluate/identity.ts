@@ -1,4 +1,4 @@
-import { embedFile, cosineSimilarity, SAME_PERSON, type FaceEmbedder } from "./face.ts";
+import { analyzeFile, identitySimilarity, SAME_PERSON, type FaceAnalyzer } from "../faces/index.ts";
 
 /** How well a set of generated images keeps the trained face. */
 export interface IdentityScores {
@@ -7,20 +7,25 @@ export interface IdentityScores {
   withFace: number;
   /** withFace / images (0 when there are no images). */
   faceRate: number;
-  /** Mean over images with a face of the mean cosine to every training face; null when none has a face. */
+  /** Mean over images with a face (the largest one) of the mean identitySimilarity (0-1) to every training face; null when none has a face. */
   meanSimilarity: number | null;
   /** Share of the images with a face whose similarity reaches SAME_PERSON; null when none has a face. */
   sameShare: number | null;
 }
 
-/** Descriptors of the training faces (images without a face are left out). */
+/** The largest face's dlib descriptor in an image file, or null when it has no face. */
+async function largestFace(analyzer: FaceAnalyzer, file: string): Promise<Float32Array | null> {
+  return (await analyzeFile(analyzer, file))[0]?.descriptor ?? null;
+}
+
+/** Descriptors of the training faces, the largest per image (images without a face are left out). */
 export async function trainingFaces(
-  embedder: FaceEmbedder,
+  analyzer: FaceAnalyzer,
   files: readonly string[],
 ): Promise<Float32Array[]> {
   const found: Float32Array[] = [];
   for (const file of files) {
-    const descriptor = await embedFile(embedder, file);
+    const descriptor = await largestFace(analyzer, file);
     if (descriptor) found.push(descriptor);
   }
   return found;
@@ -28,15 +33,15 @@ export async function trainingFaces(
 
 /** Scores generated images against the training faces (`reference` must not be empty). */
 export async function identityScores(
-  embedder: FaceEmbedder,
+  analyzer: FaceAnalyzer,
   reference: readonly Float32Array[],
   generated: readonly string[],
 ): Promise<IdentityScores> {
   const similarities: number[] = [];
   for (const file of generated) {
-    const descriptor = await embedFile(embedder, file);
+    const descriptor = await largestFace(analyzer, file);
     if (!descriptor) continue;
-    const sum = reference.reduce((total, face) => total + cosineSimilarity(descriptor, face), 0);
+    const sum = reference.reduce((total, face) => total + identitySimilarity(descriptor, face), 0);
     similarities.push(sum / reference.length);
   }
   const withFace = similarities.length;

@@ -1,4 +1,4 @@
-export { runGrid, DEFAULT_WEIGHTS, DRAW_DEFAULTS } from "./grid.ts";
+export { runGrid, CELL_DEFAULTS, DEFAULT_WEIGHTS, DRAW_DEFAULTS } from "./grid.ts";
 export type { GridOptions, GridResult } from "./grid.ts";
 export { parseAxis, AXIS_KINDS } from "./axes.ts";
 export type { Axis, AxisKind } from "./axes.ts";

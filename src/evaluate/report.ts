@@ -43,7 +43,7 @@ const HEADERS = ["epoch", "face similarity", "faces found", "drift", "mean train
 
 function explanations(f: EvalFindings): string[] {
   return [
-    `Face similarity: mean cosine of the generated faces' FaceRes descriptors to the training faces (same person ≈ 0.9, different people ≈ 0.35 on the sample photos). ${f.faceNote}`,
+    `Face similarity: mean identity similarity (0-1, dlib ResNet descriptors; 0.5 is dlib's same-person line) of the generated faces to the training faces (same person 0.52-0.97, different people 0.27-0.47 on the sample photos). ${f.faceNote}`,
     `Drift: mean absolute pixel difference (0..1) between the base model and the LoRA at weight 1 on prompts without the trigger, same seeds (${f.driftPrompts.map((p) => `"${p}"`).join(", ")}). Under ${DRIFT_LIMIT} the LoRA leaves unrelated images mostly alone.`,
   ];
 }

@@ -101,3 +101,42 @@ it("numbers images after the highest in the folder and finds embeddings as whole
   expect(usedEmbeddings(join(root, "emb"), ["easynegx"])).toEqual([]);
   expect(canonicalSampler("EULER A")).toBe("Euler a");
 });
+
+describe("inpaint and hires blocks", () => {
+  it("fill A1111's defaults, round the hires size down to a multiple of 8, and refuse bad combinations", () => {
+    const image = join(root, "emb", "unused.pt"); // any existing file: sizes are checked in runGenerate
+    const inpainted = buildGenerateSpec(
+      options({ initImage: image, inpaint: { mask: image, area: "masked" } }),
+    );
+    expect(inpainted.jobs[0]!.inpaint).toEqual({
+      mask: image,
+      mask_blur: 4,
+      masked_content: "original",
+      only_masked: true,
+      padding: 32,
+    });
+    expect(inpainted.jobs[0]!.hires).toBeNull();
+    const hires = buildGenerateSpec(
+      options({ width: 512, height: 520, hires: { scale: 1.5, upscaler: "lanczos" } }),
+    );
+    expect(hires.jobs[0]!.hires).toEqual({
+      scale: 1.5,
+      width: 768,
+      height: 776,
+      steps: 0,
+      denoising: 0.7,
+      upscaler: "Lanczos",
+    });
+    expect(generateSpec.safeParse(hires).success).toBe(true);
+    expect(() => buildGenerateSpec(options({ inpaint: { mask: image } }))).toThrow(
+      /--mask needs --init-image/,
+    );
+    expect(() => buildGenerateSpec(options({ initImage: image, hires: { scale: 2 } }))).toThrow(
+      /is for txt2img/,
+    );
+    expect(() => buildGenerateSpec(options({ hires: { scale: 2, upscaler: "4x-UltraSharp" } }))).toThrow(
+      /not an upscaler danlu knows/,
+    );
+    expect(() => buildGenerateSpec(options({ hires: { scale: 2, denoising: 0 } }))).toThrow(/above 0/);
+  });
+});

@@ -4,10 +4,31 @@ import { DanluError } from "../errors.ts";
 import type { EngineDone } from "../engine/driver.ts";
 import { runEngineToDone } from "../engine/run-to-done.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
-import type { Arch, GenerateSpec, ParsedPrompt as SpecPrompt } from "../engine/spec.ts";
+import type { Arch, GenerateSpec, GenJob, ParsedPrompt as SpecPrompt } from "../engine/spec.ts";
+import type { MaskedContent } from "../engine/spec-generate.ts";
+import { readImageSize } from "../dataset/kohya/images.ts";
 import { parseLoraFlag, resolveLoras } from "./loras.ts";
 import { parsePrompt, type ParsedPrompt } from "./prompt.ts";
-import { A1111_SAMPLERS, canonicalSampler } from "./samplers.ts";
+import { A1111_SAMPLERS, canonicalSampler, refusedSamplerReason } from "./samplers.ts";
+import { canonicalUpscaler, HIRES_UPSCALERS } from "./upscalers.ts";
+import { controlNetUnits, prepareControlMaps, type ControlNetOptions } from "./controlnet.ts";
+
+/** Inpainting of --init-image; unset fields take INPAINT_DEFAULTS. */
+export interface InpaintOptions {
+  mask: string; // white = repaint, black = keep; the init image's size
+  maskBlur?: number;
+  maskedContent?: MaskedContent;
+  area?: "whole" | "masked"; // A1111 "Inpaint area": Whole picture | Only masked
+  padding?: number; // px around the mask with area "masked"
+}
+
+/** A1111's hires fix (txt2img); unset fields take HIRES_DEFAULTS. */
+export interface HiresOptions {
+  scale: number;
+  steps?: number; // 0: --steps
+  denoising?: number;
+  upscaler?: string;
+}
 
 export interface GenOptions {
   model: string;
@@ -28,6 +49,10 @@ export interface GenOptions {
   clipSkip: number;
   initImage?: string;
   strength: number;
+  inpaint?: InpaintOptions;
+  hires?: HiresOptions;
+  controlnets?: ControlNetOptions[]; // --controlnet units, in order
+  modelsDir?: string; // where ControlNet and preprocessor models are found by name (default: modelsDir())
   out: string;
   device: "auto" | "cpu" | "cuda";
   precision: "no" | "fp16" | "bf16";
@@ -49,6 +74,21 @@ export const GEN_DEFAULTS = {
   device: "auto",
   precision: "no",
 } as const satisfies Partial<GenOptions>;
+
+/** A1111's inpainting defaults. */
+export const INPAINT_DEFAULTS = {
+  maskBlur: 4,
+  maskedContent: "original",
+  area: "whole",
+  padding: 32,
+} as const satisfies Omit<Required<InpaintOptions>, "mask">;
+
+/** A1111's hires-fix defaults. */
+export const HIRES_DEFAULTS = {
+  steps: 0,
+  denoising: 0.7,
+  upscaler: "Latent",
+} as const satisfies Omit<Required<HiresOptions>, "scale">;
 
 function bad(message: string, hint: string): DanluError {
   return new DanluError(message, { code: "BAD_ARGUMENT", hint, exitCode: 2 });
@@ -84,6 +124,8 @@ export function nextImageNumber(dir: string): number {
 
 function checkOptions(o: GenOptions): string {
   const sampler = canonicalSampler(o.sampler);
+  const refused = refusedSamplerReason(o.sampler);
+  if (refused) throw bad(`--sampler "${o.sampler}" is not available.`, refused);
   if (!sampler)
     throw bad(
       `--sampler "${o.sampler}" is not a sampler danlu knows.`,
@@ -107,6 +149,88 @@ function checkOptions(o: GenOptions): string {
     throw new DanluError(`--init-image ${o.initImage}: no such file.`, { code: "FILE_NOT_FOUND" });
   }
   return sampler;
+}
+
+function inpaintBlock(o: GenOptions): GenJob["inpaint"] {
+  if (!o.inpaint) return null;
+  const p = { ...INPAINT_DEFAULTS, ...o.inpaint };
+  if (!o.initImage)
+    throw bad("--mask needs --init-image: the picture the mask is drawn on.", "Add --init-image FILE.");
+  if (!existsSync(resolve(p.mask)))
+    throw new DanluError(`--mask ${p.mask}: no such file.`, { code: "FILE_NOT_FOUND" });
+  for (const [flag, value] of [
+    ["--mask-blur", p.maskBlur],
+    ["--mask-padding", p.padding],
+  ] as const) {
+    if (!(Number.isInteger(value) && value >= 0))
+      throw bad(`${flag} ${value} must be a whole number >= 0.`, "In pixels.");
+  }
+  return {
+    mask: resolve(p.mask),
+    mask_blur: p.maskBlur,
+    masked_content: p.maskedContent,
+    only_masked: p.area === "masked",
+    padding: p.padding,
+  };
+}
+
+function hiresBlock(o: GenOptions): GenJob["hires"] {
+  if (!o.hires) return null;
+  const p = { ...HIRES_DEFAULTS, ...o.hires };
+  if (o.initImage) {
+    throw bad(
+      "--hr-scale is for txt2img: img2img and inpainting have no hires pass (as in A1111).",
+      "Leave out --hr-scale, or give the larger size as --width/--height.",
+    );
+  }
+  const upscaler = canonicalUpscaler(p.upscaler);
+  if (!upscaler)
+    throw bad(
+      `--hr-upscaler "${p.upscaler}" is not an upscaler danlu knows.`,
+      `Use one of: ${HIRES_UPSCALERS.join(", ")}.`,
+    );
+  if (!(p.scale >= 1 && p.scale <= 8))
+    throw bad(`--hr-scale ${p.scale} must be between 1 and 8.`, "2 doubles the size.");
+  if (!(p.denoising > 0 && p.denoising <= 1))
+    throw bad(`--hr-denoising ${p.denoising} must be above 0 and at most 1.`, "0.7 is A1111's default.");
+  if (!(Number.isInteger(p.steps) && p.steps >= 0))
+    throw bad(`--hr-steps ${p.steps} must be a whole number >= 0.`, "0 uses --steps.");
+  // A1111 multiplies then truncates; the UNet needs multiples of 8 (64 px for SDXL's latents would be 8)
+  const size = (px: number) => Math.floor((px * p.scale) / 8) * 8;
+  return {
+    scale: p.scale,
+    width: size(o.width),
+    height: size(o.height),
+    steps: p.steps,
+    denoising: p.denoising,
+    upscaler,
+  };
+}
+
+/** A mask must have its init image's size (after EXIF orientation): checked here, before the engine starts. */
+export async function checkMaskSizes(spec: GenerateSpec): Promise<void> {
+  for (const job of spec.jobs) {
+    if (!job.inpaint || !job.init_image) continue;
+    const [init, mask] = [await readImageSize(job.init_image), await readImageSize(job.inpaint.mask)];
+    for (const [flag, size] of [
+      ["--init-image", init],
+      ["--mask", mask],
+    ] as const) {
+      if ("error" in size)
+        throw new DanluError(`${flag} ${size.path} cannot be read: ${size.error}`, { code: "BAD_IMAGE" });
+    }
+    if ("error" in init || "error" in mask) continue;
+    if (init.width !== mask.width || init.height !== mask.height) {
+      throw new DanluError(
+        `--mask ${mask.path} is ${mask.width}x${mask.height} but --init-image ${init.path} is ${init.width}x${init.height}: a mask must have the init image's size.`,
+        {
+          code: "BAD_ARGUMENT",
+          exitCode: 2,
+          hint: `Draw the mask over the init image itself, or resize it to ${init.width}x${init.height} (white = repaint, black = keep).`,
+        },
+      );
+    }
+  }
 }
 
 /** Everything `danlu gen` decides before the engine starts: the one-job generate spec. */
@@ -144,6 +268,9 @@ export function buildGenerateSpec(
         init_image: o.initImage ? resolve(o.initImage) : null,
         strength: o.strength,
         file_prefix: prefix,
+        inpaint: inpaintBlock(o),
+        hires: hiresBlock(o),
+        controlnets: controlNetUnits(o.controlnets ?? [], o.width, o.height, o.modelsDir),
       },
     ],
   };
@@ -153,9 +280,11 @@ export function buildGenerateSpec(
 export async function runGenerate(
   spec: GenerateSpec,
   onEvent: (e: EngineEvent) => void,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; modelsDir?: string } = {},
 ): Promise<EngineDone> {
+  await checkMaskSizes(spec);
   mkdirSync(spec.output.dir, { recursive: true });
+  spec = await prepareControlMaps(spec, options.modelsDir); // maps next to the images; needs the folder
   const run = { onEvent, ...(options.signal ? { signal: options.signal } : {}) };
   return runEngineToDone("generate", spec, run, "Generation was cancelled.");
 }

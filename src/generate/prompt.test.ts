@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAttention, parsePrompt } from "./prompt.ts";
+import type { DanluError } from "../errors.ts";
 
 // Expected weights from A1111's own doctests (modules/prompt_parser.py) and cases worked out by its rules.
 const TABLE: [string, [string, number][]][] = [
@@ -109,5 +110,25 @@ describe("parsePrompt", () => {
   it("rejects a non-number LoRA weight and unknown network kinds", () => {
     expect(() => parsePrompt("<lora:x:strong>")).toThrow(/not a number/);
     expect(() => parsePrompt("<hypernet:x:1>")).toThrow(/hypernet/);
+  });
+});
+
+describe("parsePrompt and A1111's AND (composable diffusion)", () => {
+  it("refuses AND naming it and what to do, never as literal text", () => {
+    for (const text of ["a cat :1.2 AND a dog :0.8", "a cat AND a dog", "(a cat AND a dog:1.1)"]) {
+      expect(() => parsePrompt(text)).toThrow(/uses AND \(A1111's composable diffusion/);
+    }
+    let error: DanluError | undefined;
+    try {
+      parsePrompt("a cat AND a dog");
+    } catch (e) {
+      error = e as DanluError;
+    }
+    expect(error?.hint).toMatch(/join the parts with a comma.*lower case: and/s);
+  });
+
+  it('keeps "and" and words that contain AND as text', () => {
+    expect(parsePrompt("a cat and a dog").sections).toEqual([[{ text: "a cat and a dog", weight: 1 }]]);
+    expect(parsePrompt("ANDROID, SANDY").sections[0]?.[0]?.text).toBe("ANDROID, SANDY");
   });
 });

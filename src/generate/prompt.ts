@@ -128,9 +128,30 @@ export function extractLoras(text: string): { text: string; loras: PromptLora[] 
   return { text: rest, loras };
 }
 
-/** Parses a whole A1111 prompt: LoRA tags out, then weights and BREAK sections. */
+// A1111 splits a prompt on the word AND (upper case only, modules/prompt_parser.py re_AND) into
+// sub-prompts, each with an optional trailing ":weight", conditioned separately and their noise
+// predictions summed with those weights (composable diffusion). That needs its own sampling loop;
+// until danlu has one, AND is refused rather than sent to the text encoder as a word.
+const COMPOSABLE_AND = /\bAND\b/;
+
+function refuseComposable(text: string): void {
+  if (!COMPOSABLE_AND.test(text)) return;
+  throw new DanluError(
+    'The prompt uses AND (A1111\'s composable diffusion, e.g. "a cat :1.2 AND a dog :0.8"), which danlu does not do: ' +
+      "it would need one noise prediction per part, combined with the weights.",
+    {
+      code: "BAD_ARGUMENT",
+      hint:
+        "Write one prompt (join the parts with a comma, and use (words:1.2) for weights), or generate each part " +
+        "separately. To mean the word itself, write it in lower case: and.",
+    },
+  );
+}
+
+/** Parses a whole A1111 prompt: LoRA tags out, then weights and BREAK sections; AND is refused. */
 export function parsePrompt(text: string): ParsedPrompt {
   const { text: rest, loras } = extractLoras(text);
+  refuseComposable(rest);
   const scheduled = schedulingSyntax(rest);
   if (scheduled) {
     throw new DanluError(

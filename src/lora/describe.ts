@@ -100,11 +100,26 @@ const TRAINING_KEYS: [string, string][] = [
   ["ss_training_finished_at", "finished"],
 ];
 
+/** sd-scripts writes the start and end of training as Unix seconds (time.time()): shown as a UTC date. */
+const TIMESTAMP_KEYS = new Set(["ss_training_started_at", "ss_training_finished_at"]);
+
+export function unixSecondsAsDate(text: string): string {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) return text;
+  return new Date(seconds * 1000)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC");
+}
+
 export function describeLora(info: LoraInfo, tagLimit = 10): LoraSummary {
   const m = info.metadata;
   const training: Record<string, string> = {};
-  for (const [key, label] of TRAINING_KEYS)
-    if (m[key] !== undefined && m[key] !== "None") training[label] = m[key];
+  for (const [key, label] of TRAINING_KEYS) {
+    const value = m[key];
+    if (value !== undefined && value !== "None")
+      training[label] = TIMESTAMP_KEYS.has(key) ? unixSecondsAsDate(value) : value;
+  }
   const resolution =
     m["modelspec.resolution"] ?? m.ss_resolution?.replace(/[()\s]/g, "").replace(",", "x") ?? null;
   return {

@@ -1,6 +1,8 @@
 import type { LoraSummary } from "./describe.ts";
 import type { BlockNorm } from "./block-norms.ts";
 import type { LoraInfo, LoraModuleInfo, LoraPartSummary } from "./lora-info.ts";
+import type { ModuleKind } from "./lora-keys.ts";
+import { loadersLine } from "./loaders.ts";
 
 const PART_NAMES: Record<string, string> = {
   unet: "UNet",
@@ -56,8 +58,10 @@ export function formatLoraInfo(info: LoraInfo, summary: LoraSummary, withModules
   const lines = [
     `${info.path}`,
     `  ${megabytes(info.fileSize)}, ${info.tensorCount} tensors (${dtypes})`,
+    ...(info.layout !== "kohya" ? [`layout: ${info.layout} (modules below under their kohya names)`] : []),
     `architecture: ${summary.architecture}`,
     ...optional("network", summary.networkModule),
+    loadersLine(info.parts.flatMap((part) => Object.keys(part.kinds) as ModuleKind[])),
     ...(summary.networkArgs && Object.keys(summary.networkArgs).length > 0
       ? [`network args: ${JSON.stringify(summary.networkArgs)}`]
       : []),

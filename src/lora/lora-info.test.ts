@@ -7,6 +7,8 @@ import { promisify } from "node:util";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { registerLora } from "../cli/lora.ts";
+import type { DanluError } from "../errors.ts";
+import { convertLora } from "./convert/convert.ts";
 import { encodeValues, type Dtype } from "./dtypes.ts";
 import { describeLora } from "./describe.ts";
 import { readLoraInfo } from "./lora-info.ts";
@@ -58,6 +60,7 @@ const METADATA = {
   ss_sd_model_name: "sd_xl_base_1.0.safetensors",
   ss_resolution: "(1024, 1024)",
   ss_learning_rate: "0.0001",
+  ss_training_started_at: "1733330948.5",
   "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
   "modelspec.trigger_phrase": "sks",
   ss_tag_frequency: JSON.stringify({
@@ -167,7 +170,14 @@ describe("readLoraInfo", () => {
       { "unet.down_blocks.0.attn.to_q.lora_A.weight": tensor([4, 8]) },
       {},
     );
-    await expect(readLoraInfo(peft)).rejects.toThrow(/diffusers\/PEFT-format LoRA/);
+    // Read as the kohya file it converts to; this one says nothing of its base model.
+    const error = (await readLoraInfo(peft).catch((e: unknown) => e)) as DanluError;
+    expect(error.message).toMatch(
+      /cannot tell whether this LoRA is for SD1\.x\/SD2\.x or SDXL \(it is in the diffusers layout\)/,
+    );
+    expect(error.hint).toMatch(
+      /danlu lora convert .*peft\.safetensors OUT\.safetensors --to kohya --arch sd15\|sd2\|sdxl/,
+    );
   });
 });
 
@@ -187,6 +197,7 @@ describe("describeLora and `danlu lora info`", () => {
       baseModel: "sd_xl_base_1.0.safetensors",
       triggerPhrase: "sks",
       datasetDirs: [{ dir: "10_sks", repeats: 10, images: 16 }],
+      training: { "learning rate": "0.0001", started: "2024-12-04 16:49:08 UTC" },
       topTags: [
         { tag: "sks", count: 16 },
         { tag: "outdoors", count: 9 },
@@ -214,6 +225,40 @@ describe("describeLora and `danlu lora info`", () => {
     expect(text).toMatch(
       /lora_unet_input_blocks_1_0_in_layers_2\s+locon\s+rank 8\s+alpha 1 \(scale 0\.125\)\s+32→32 3x3/,
     );
+  });
+});
+
+describe("the layouts danlu lora convert writes", () => {
+  it("reads diffusers/PEFT and ComfyUI files as the kohya file they came from", async () => {
+    const kohya = await writeLora("layouts.safetensors", sdxlLora(), METADATA);
+    const expected = await readLoraInfo(kohya);
+    const shape = (info: typeof expected) =>
+      info.modules.map((m) => [m.name, m.part, m.kind, m.rank, m.shape]);
+    for (const layout of ["diffusers", "comfyui"] as const) {
+      const converted = join(dir, `layouts-${layout}.safetensors`);
+      await convertLora(kohya, converted, { to: layout });
+      const info = await readLoraInfo(converted);
+      expect(info.layout).toBe(layout);
+      expect(shape(info)).toEqual(shape(expected));
+      expect(info.parts.map((p) => [p.part, p.modules, p.ranks])).toEqual(
+        expected.parts.map((p) => [p.part, p.modules, p.ranks]),
+      );
+      expect(describeLora(info).architecture).toBe("SDXL 1.0 lora");
+
+      const program = new Command("danlu").exitOverride();
+      registerLora(program);
+      const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+      let text = "";
+      try {
+        await program.parseAsync(["lora", "info", converted, "--no-modules"], { from: "user" });
+        text = write.mock.calls.map((call) => String(call[0])).join("");
+      } finally {
+        write.mockRestore();
+      }
+      expect(text).toContain(`layout: ${layout} (modules below under their kohya names)`);
+      expect(text).toContain("started: 2024-12-04 16:49:08 UTC");
+      expect(text).toMatch(/IN04 .* 1 modules/);
+    }
   });
 });
 

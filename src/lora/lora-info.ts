@@ -1,5 +1,7 @@
 import { DanluError } from "../errors.ts";
 import { blockNorms, type BlockNorm } from "./block-norms.ts";
+import type { LoraLayout } from "./convert/modules.ts";
+import { withKohyaView } from "./kohya-view.ts";
 import {
   groupModules,
   kindOf,
@@ -38,6 +40,8 @@ export type HashStatus = "ok" | "mismatch" | "absent" | "not checked";
 
 export interface LoraInfo {
   path: string;
+  /** The file's key layout; modules are named as kohya names them whichever it is. */
+  layout: LoraLayout;
   fileSize: number;
   tensorCount: number;
   dtypes: Record<string, number>; // dtype -> tensor count
@@ -115,13 +119,35 @@ async function hashCheck(header: SafetensorsHeader, check: boolean): Promise<Lor
 export async function readLoraInfo(path: string, options: { hash?: boolean } = {}): Promise<LoraInfo> {
   const header = await readSafetensorsHeader(path);
   const keys = Object.keys(header.tensors);
+  // diffusers/PEFT and ComfyUI files (danlu lora convert writes them) are read through kohya names.
+  const { layout, modules } = await withKohyaView(path, async (view) => ({
+    layout: view.layout ?? "kohya",
+    modules: await readModules(view.path === path ? header : await readSafetensorsHeader(view.path), keys),
+  }));
+  const dtypes: Record<string, number> = {};
+  for (const entry of Object.values(header.tensors)) dtypes[entry.dtype] = (dtypes[entry.dtype] ?? 0) + 1;
+  return {
+    path,
+    layout,
+    fileSize: header.fileSize,
+    tensorCount: keys.length,
+    dtypes,
+    metadata: header.metadata,
+    modules,
+    parts: summarize(modules),
+    hash: await hashCheck(header, options.hash ?? true),
+  };
+}
+
+/** The modules of a kohya-named file; `keys` are the file's own, for the not-a-LoRA message. */
+async function readModules(header: SafetensorsHeader, keys: string[]): Promise<LoraModuleInfo[]> {
   const groups = groupModules(header.tensors).filter((g) => g.part !== "other" || kindOf(g) !== "unknown");
-  if (groups.length === 0 || groups.every((g) => kindOf(g) === "unknown")) throw notALora(path, keys);
+  if (groups.length === 0 || groups.every((g) => kindOf(g) === "unknown")) throw notALora(header.path, keys);
   const alphas = await alphasOf(
     header,
     groups.map((g) => g.name),
   );
-  const modules: LoraModuleInfo[] = groups.map((group) => {
+  return groups.map((group) => {
     const kind = kindOf(group);
     const alpha = alphas.get(group.name) ?? null;
     return {
@@ -133,22 +159,11 @@ export async function readLoraInfo(path: string, options: { hash?: boolean } = {
       shape: shapeOf(group),
     };
   });
-  const dtypes: Record<string, number> = {};
-  for (const entry of Object.values(header.tensors)) dtypes[entry.dtype] = (dtypes[entry.dtype] ?? 0) + 1;
-  return {
-    path,
-    fileSize: header.fileSize,
-    tensorCount: keys.length,
-    dtypes,
-    metadata: header.metadata,
-    modules,
-    parts: summarize(modules),
-    hash: await hashCheck(header, options.hash ?? true),
-  };
 }
 
 /** Per-block weight norms of a LoRA read with readLoraInfo (reads every lora_up/lora_down tensor once). */
 export async function readBlockNorms(info: LoraInfo, sdxl: boolean): Promise<BlockNorm[]> {
-  const header = await readSafetensorsHeader(info.path);
-  return blockNorms(header, info.modules, sdxl ? "sdxl" : "sd");
+  return withKohyaView(info.path, async (view) =>
+    blockNorms(await readSafetensorsHeader(view.path), info.modules, sdxl ? "sdxl" : "sd"),
+  );
 }

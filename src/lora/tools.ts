@@ -1,9 +1,14 @@
 import { existsSync, statSync } from "node:fs";
+import { rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
 import type { EngineCommand, EngineRunOptions, SpecFor } from "../engine/driver.ts";
 import { runEngineToDone, shortCommandOutput } from "../engine/run-to-done.ts";
 import { RESIZE_METHODS, type LORA_PRECISIONS } from "../engine/spec-lora.ts";
+import { convertLora } from "./convert/convert.ts";
+import { withKohyaView, withKohyaViews, type KohyaView } from "./kohya-view.ts";
+import { groupModules, kindOf, type ModuleKind } from "./lora-keys.ts";
+import { readSafetensorsHeader } from "./safetensors.ts";
 
 /**
  * `danlu lora merge|resize|bake|extract`: the specs for the engine's lora-* commands (the SVDs and the
@@ -49,6 +54,43 @@ function outputPath(path: string, inputs: string[]): string {
     throw new DanluError(`The folder of ${full} does not exist`, { code: "FILE_NOT_FOUND" });
   }
   return full;
+}
+
+const KIND_NAMES: Partial<Record<ModuleKind, string>> = {
+  loha: "LoHa",
+  lokr: "LoKr",
+  ia3: "IA3",
+  dora: "DoRA",
+  full: "full-weight",
+};
+
+/**
+ * Resize and merge work on LoRA/LoCon factors (lora_down/lora_up): a LoHa, LoKr, IA3 or DoRA file is
+ * refused naming its kind before the engine starts. `danlu lora bake` takes every kind.
+ */
+export async function refuseNonLoraKinds(
+  path: string,
+  shown: string,
+  what: "resize" | "merge",
+): Promise<void> {
+  const header = await readSafetensorsHeader(path);
+  const kinds = new Set(groupModules(header.tensors).map(kindOf));
+  const other = [...kinds].map((k) => KIND_NAMES[k]).filter((k) => k !== undefined);
+  if (other.length === 0) return;
+  const instead =
+    what === "resize"
+      ? "Keep the file as it is, or bake it into a checkpoint: danlu lora bake MODEL FILE -o OUT.safetensors."
+      : "Bake the files into a checkpoint instead (danlu lora bake MODEL A.safetensors:W B.safetensors:W -o " +
+        "OUT.safetensors), or merge LoRA/LoCon files only.";
+  const why =
+    what === "resize"
+      ? "it lowers the rank of LoRA factors, which this kind does not have"
+      : "a LoHa/LoKr file does not store a conv layer's kernel size and IA3/DoRA changes depend on the base " +
+        "model's weights, so their sum cannot be written as a LoRA without the base model";
+  throw new DanluError(
+    `${shown} is a ${other.join("/")} network: danlu lora ${what} works only on LoRA/LoCon files (${why}).`,
+    { code: "BAD_ARGUMENT", hint: instead },
+  );
 }
 
 /** How a tool's engine run is followed: its events (default: warnings on stderr) and a cancel signal. */
@@ -98,20 +140,36 @@ export async function resizeLora(
       hint: "e.g. --method sv_fro --param 0.9 (sv_ratio: largest/smallest singular value kept, e.g. 10)",
     });
   }
-  return run(
-    "lora-resize",
-    {
-      version: 1,
-      path,
-      out: outputPath(options.out, [path]),
-      rank: options.rank,
-      conv_rank: options.convRank ?? options.rank,
-      method: options.method,
-      param: options.param ?? null,
-      precision: options.precision ?? null,
-    },
-    engine,
-  );
+  const out = outputPath(options.out, [path]);
+  // The engine reads kohya names: a diffusers/ComfyUI file goes through a kohya copy, and the result
+  // is written back in the layout it came in.
+  return withKohyaView(path, async (view) => {
+    await refuseNonLoraKinds(view.path, path, "resize");
+    const result = await run(
+      "lora-resize",
+      {
+        version: 1,
+        path: view.path,
+        out,
+        rank: options.rank,
+        conv_rank: options.convRank ?? options.rank,
+        method: options.method,
+        param: options.param ?? null,
+        precision: options.precision ?? null,
+      },
+      engine,
+    );
+    await relayout(out, view);
+    return result;
+  });
+}
+
+/** Rewrites `out` (kohya names, from the engine) in the layout of the input `view` stands for. */
+async function relayout(out: string, view: KohyaView): Promise<void> {
+  if (view.layout === null || view.layout === "kohya") return;
+  const temp = `${out}.${view.layout}.tmp`;
+  await convertLora(out, temp, { to: view.layout, ...(view.arch ? { arch: view.arch } : {}) });
+  await rename(temp, out);
 }
 
 export async function mergeLoras(
@@ -128,21 +186,29 @@ export async function mergeLoras(
   if (options.mode === "svd" && options.rank === undefined) {
     throw new DanluError("merging by SVD needs --rank", { code: "BAD_ARGUMENT" });
   }
-  return run(
-    "lora-merge",
-    {
-      version: 1,
-      inputs,
-      out: outputPath(
-        options.out,
-        inputs.map((i) => i.path),
-      ),
-      mode: options.mode,
-      rank: options.rank ?? 1,
-      conv_rank: options.rank ?? 1,
-      precision: options.precision ?? null,
+  const out = outputPath(
+    options.out,
+    inputs.map((i) => i.path),
+  );
+  return withKohyaViews(
+    inputs.map((i) => i.path),
+    async (views) => {
+      for (const [n, input] of inputs.entries())
+        await refuseNonLoraKinds(views[n]?.path ?? input.path, input.path, "merge");
+      return run(
+        "lora-merge",
+        {
+          version: 1,
+          inputs: inputs.map((i, n) => ({ path: views[n]?.path ?? i.path, weight: i.weight })),
+          out,
+          mode: options.mode,
+          rank: options.rank ?? 1,
+          conv_rank: options.rank ?? 1,
+          precision: options.precision ?? null,
+        },
+        engine,
+      );
     },
-    engine,
   );
 }
 
@@ -158,7 +224,17 @@ export async function bakeLoras(
   const model = existing(options.model, "checkpoint");
   const loras = options.loras.map((i) => ({ path: existing(i.path, "LoRA file"), weight: i.weight }));
   const out = outputPath(options.out, [model, ...loras.map((l) => l.path)]);
-  return run("lora-bake", { version: 1, model, loras, out, precision: options.precision }, engine);
+  return withKohyaViews(
+    loras.map((l) => l.path),
+    (views) => {
+      const viewed = loras.map((l, n) => ({ path: views[n]?.path ?? l.path, weight: l.weight }));
+      return run(
+        "lora-bake",
+        { version: 1, model, loras: viewed, out, precision: options.precision },
+        engine,
+      );
+    },
+  );
 }
 
 export async function extractLora(

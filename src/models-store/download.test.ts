@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DanluError } from "../errors.ts";
@@ -74,7 +76,7 @@ describe("downloadFile", () => {
       (e) => e,
     );
     expect(first).toBeInstanceOf(DanluError);
-    expect(first.hint).toMatch(/run the same command again to resume from the .*model.onnx.part file/);
+    expect(first.hint).toMatch(/run the same command again to resume from .*model\.onnx\.part \(\d+ bytes\)/);
     const kept = (await stat(`${dest()}.part`)).size;
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(content.length);
@@ -111,5 +113,32 @@ describe("downloadFile", () => {
     const attempt = downloadFile({ url: `${server.url}/nope.onnx`, dest: dest(), retryDelayMs: 0 });
     await expect(attempt).rejects.toThrow(/HTTP 404/);
     expect(server.ranges).toHaveLength(1);
+  });
+
+  it("says plainly that a refused host could not be reached, with no .part to resume", async () => {
+    const closed = createServer();
+    await new Promise<void>((ready) => closed.listen(0, "127.0.0.1", ready));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((done) => closed.close(done));
+    const error = await downloadFile({ url: `http://127.0.0.1:${port}/model.onnx`, dest: dest() }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DanluError);
+    expect((error as DanluError).code).toBe("UNREACHABLE");
+    expect((error as DanluError).message).toBe(
+      `could not reach 127.0.0.1:${port} (ECONNREFUSED) to download http://127.0.0.1:${port}/model.onnx`,
+    );
+    expect((error as DanluError).hint).toBeUndefined();
+    expect(existsSync(`${dest()}.part`)).toBe(false);
+  });
+
+  it("counts a server that never answers as unreachable after the response timeout", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((ready) => silent.listen(0, "127.0.0.1", ready));
+    const { port } = silent.address() as AddressInfo;
+    const attempt = downloadFile({ url: `http://127.0.0.1:${port}/m`, dest: dest(), responseTimeoutMs: 200 });
+    await expect(attempt).rejects.toThrow(/could not reach 127\.0\.0\.1:\d+ \(no answer within 0\.2 s\)/);
+    silent.closeAllConnections();
+    await new Promise((done) => silent.close(done));
   });
 });

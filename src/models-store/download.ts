@@ -21,6 +21,19 @@ export interface DownloadOptions {
   retries?: number;
   /** Wait before a resume, in ms, multiplied by the attempt number (default 1000). */
   retryDelayMs?: number;
+  /** A server that sends no response headers within this many ms counts as unreachable (default 30000). */
+  responseTimeoutMs?: number;
+}
+
+/** No HTTP answer at all: refused, unknown host (DNS), reset before the headers, or timed out. */
+class ConnectError extends Error {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+    cause: unknown,
+  ) {
+    super(`could not reach ${host} (${reason})`, { cause });
+  }
 }
 
 export interface DownloadResult {
@@ -39,7 +52,10 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
       await fetchIntoPart(o, part);
       break;
     } catch (error) {
-      if (error instanceof DanluError || attempt >= retries) throw asDownloadError(error, o.url, part);
+      // A host that cannot be reached at first is reported at once; a connection lost mid-file is retried.
+      const unreachable = error instanceof ConnectError && attempt === 0 && (await sizeOf(part)) === 0;
+      if (error instanceof DanluError || unreachable || attempt >= retries)
+        throw await asDownloadError(error, o.url, part);
       await sleep((o.retryDelayMs ?? 1000) * (attempt + 1));
     }
   }
@@ -58,7 +74,7 @@ async function sizeOf(path: string): Promise<number> {
 async function fetchIntoPart(o: DownloadOptions, part: string): Promise<void> {
   const offset = await sizeOf(part);
   if (o.size !== undefined && offset === o.size) return;
-  const response = await fetch(o.url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {} });
+  const response = await connect(o, offset > 0 ? { Range: `bytes=${offset}-` } : {});
   if (response.status === 416 && offset > 0) return; // nothing left to send: the .part is whole
   if (!response.ok || !response.body) {
     const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
@@ -87,6 +103,40 @@ async function fetchIntoPart(o: DownloadOptions, part: string): Promise<void> {
     throw new Error(`connection closed at ${received} of ${total} bytes`);
 }
 
+/** fetch() up to the response headers; a failure before them is a ConnectError. */
+async function connect(o: DownloadOptions, headers: Record<string, string>): Promise<Response> {
+  const controller = new AbortController();
+  const timeoutMs = o.responseTimeoutMs ?? 30_000;
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await fetch(o.url, { headers, signal: controller.signal });
+  } catch (error) {
+    const reason = controller.signal.aborted
+      ? `no answer within ${timeoutMs / 1000} s`
+      : (errorCode(error) ?? innermostMessage(error));
+    throw new ConnectError(new URL(o.url).host, reason, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** ECONNREFUSED, ENOTFOUND, UND_ERR_CONNECT_TIMEOUT...: undici puts the system error in `cause`. */
+function errorCode(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    if (e instanceof AggregateError) return errorCode(e.errors[0]);
+  }
+  return undefined;
+}
+
+/** undici's "fetch failed" says nothing: the reason is in its innermost cause ("bad port", ...). */
+function innermostMessage(error: unknown): string {
+  let e = error as Error;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
+}
+
 function contentRangeStart(response: Response): number | undefined {
   const match = /bytes (\d+)-/.exec(response.headers.get("content-range") ?? "");
   return match ? Number(match[1]) : undefined;
@@ -99,16 +149,25 @@ function expectedTotal(response: Response, offset: number): number | undefined {
   return length === null ? undefined : offset + Number(length);
 }
 
-function asDownloadError(error: unknown, url: string, part: string): DanluError {
+/**
+ * The error a person reads. An unreachable host is code UNREACHABLE (callers add the ways round it);
+ * resuming is suggested only when a .part file with some bytes in it is there to resume from.
+ */
+async function asDownloadError(error: unknown, url: string, part: string): Promise<DanluError> {
   if (error instanceof DanluError) return error;
+  const kept = await sizeOf(part);
+  const resume = kept > 0 ? `run the same command again to resume from ${part} (${kept} bytes)` : undefined;
+  if (error instanceof ConnectError) {
+    return new DanluError(`${error.message} to download ${url}`, {
+      ...(resume ? { hint: `${resume} once it can be reached` } : {}),
+      code: "UNREACHABLE",
+      cause: error,
+    });
+  }
   const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : "";
   return new DanluError(
     `download of ${url} failed: ${(error as Error).message}${reason ? ` (${reason})` : ""}`,
-    {
-      hint: `run the same command again to resume from the ${part} file`,
-      code: "DOWNLOAD",
-      cause: error,
-    },
+    { hint: resume ?? "run the same command again", code: "DOWNLOAD", cause: error },
   );
 }
 

@@ -4,7 +4,10 @@
  * as recorded by several independent projects); files without one are checked by size when known
  * and their sha256 is recorded on first download (shown by `danlu models list`).
  */
-export type ModelKind = "tagger" | "captioner";
+import { CONTROLNET_MODELS } from "./registry-controlnet.ts";
+
+export const MODEL_KINDS = ["tagger", "captioner", "preprocessor", "controlnet"] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
 
 export interface KnownFile {
   /** Path inside the repository and inside the local model folder. */
@@ -16,7 +19,13 @@ export interface KnownFile {
 export interface KnownModel {
   name: string;
   kind: ModelKind;
+  /** The Hugging Face repository. */
   repo: string;
+  /**
+   * The ModelScope repository with the same files, only where one is known to be published; pulled
+   * from its `master`. Files with a sha256 here are checked against it whichever source they come from.
+   */
+  modelscope?: string;
   /** A commit id where known, so the checksums stay valid; otherwise "main". */
   revision: string;
   licence: string;
@@ -31,6 +40,20 @@ const V3_TAGS: KnownFile = {
   sha256: "298633d94d0031d2081c0893f29c82eab7f0df00b08483ba8f29d1e979441217",
 };
 
+/**
+ * SmilingWolf's taggers that fireicewolf mirrors on ModelScope under the same names (a third-party
+ * copy, linked as the China download by several tagger projects). The other v2 taggers and the
+ * captioners have no ModelScope repository we know of.
+ */
+const MODELSCOPE_WD_MIRRORS = new Set([
+  "wd-vit-tagger-v3",
+  "wd-swinv2-tagger-v3",
+  "wd-convnext-tagger-v3",
+  "wd-vit-large-tagger-v3",
+  "wd-eva02-large-tagger-v3",
+  "wd-v1-4-moat-tagger-v2",
+]);
+
 function wdTagger(
   name: string,
   about: string,
@@ -42,6 +65,7 @@ function wdTagger(
     name,
     kind: "tagger",
     repo: `SmilingWolf/${name}`,
+    ...(MODELSCOPE_WD_MIRRORS.has(name) ? { modelscope: `fireicewolf/${name}` } : {}),
     revision,
     licence: "Apache-2.0",
     about,
@@ -105,6 +129,7 @@ export const KNOWN_MODELS: readonly KnownModel[] = [
     about: "detailed captions (Florence-2 base, 8-bit)",
     files: transformersJsFiles(["vision_encoder", "embed_tokens", "encoder_model", "decoder_model_merged"]),
   },
+  ...CONTROLNET_MODELS,
 ];
 
 /** The JSON files every transformers.js model folder has, plus the 8-bit ONNX graphs named. */
@@ -116,11 +141,22 @@ function transformersJsFiles(graphs: string[]): KnownFile[] {
   }));
 }
 
-export function findKnownModel(name: string): KnownModel | undefined {
-  return KNOWN_MODELS.find((model) => model.name === name);
+export function findKnownModel(
+  name: string,
+  catalogue: readonly KnownModel[] = KNOWN_MODELS,
+): KnownModel | undefined {
+  return catalogue.find((model) => model.name === name);
 }
 
-/** `{hub}/{repo}/resolve/{revision}/{path}`, the hub's download address for one file. */
-export function fileUrl(hub: string, model: KnownModel, file: KnownFile): string {
-  return `${hub.replace(/\/+$/, "")}/${model.repo}/resolve/${model.revision}/${file.path}`;
+/** Where a pull downloads from: the Hugging Face hub (or a mirror of it), or ModelScope. */
+export type ModelSource = "huggingface" | "modelscope";
+
+/**
+ * `{hub}/{repo}/resolve/{revision}/{path}` on the hub and its mirrors (hf-mirror.com);
+ * `{endpoint}/models/{repo}/resolve/master/{path}` on ModelScope.
+ */
+export function fileUrl(source: ModelSource, endpoint: string, model: KnownModel, file: KnownFile): string {
+  const base = endpoint.replace(/\/+$/, "");
+  if (source === "modelscope") return `${base}/models/${model.modelscope}/resolve/master/${file.path}`;
+  return `${base}/${model.repo}/resolve/${model.revision}/${file.path}`;
 }

@@ -1,46 +1,41 @@
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import { z } from "zod";
 import { DanluError } from "../errors.ts";
 import { downloadFile } from "./download.ts";
-import { fileUrl, findKnownModel, KNOWN_MODELS, type ModelKind } from "./registry.ts";
+import { readRecord, writeRecord, type ModelRecord } from "./record.ts";
+import {
+  fileUrl,
+  findKnownModel,
+  KNOWN_MODELS,
+  type KnownFile,
+  type KnownModel,
+  type ModelKind,
+  type ModelSource,
+} from "./registry.ts";
+import { sourceChoice, sourcesFor, sourceUrl, waysRound, type SourceChoice } from "./sources.ts";
+
+export { MODEL_RECORD, type ModelRecord } from "./record.ts";
 
 /**
  * The local model folder: one subfolder per model (`{dir}/{name}/`), each pulled model with a
  * danlu-model.json that records where its files came from and their sha256. Folders a user put
- * there by hand are listed and usable too.
+ * there by hand are listed and usable too. The folder: --dir, else $DANLU_MODELS_DIR, else
+ * ~/.cache/danlu/models.
  */
-export const MODEL_RECORD = "danlu-model.json";
-export const DEFAULT_HUB = "https://huggingface.co";
-
-/** --dir, else $DANLU_MODELS_DIR, else ~/.cache/danlu/models. */
 export function modelsDir(explicit?: string): string {
   return resolve(explicit ?? process.env.DANLU_MODELS_DIR ?? join(homedir(), ".cache", "danlu", "models"));
 }
 
-/** $DANLU_HUB_URL points pulls at a mirror of the hub (same /{repo}/resolve/{revision}/{path} layout). */
-export function hubUrl(explicit?: string): string {
-  return explicit ?? process.env.DANLU_HUB_URL ?? DEFAULT_HUB;
-}
-
-const modelRecord = z.strictObject({
-  name: z.string(),
-  kind: z.enum(["tagger", "captioner"]),
-  repo: z.string(),
-  revision: z.string(),
-  pulled_at: z.string(),
-  files: z.array(
-    z.strictObject({ path: z.string(), size: z.number(), sha256: z.string(), checked: z.boolean() }),
-  ),
-});
-export type ModelRecord = z.infer<typeof modelRecord>;
-
 export interface PullOptions {
   dir?: string;
+  /** The hub or a mirror of it (default $DANLU_HUB_URL, $HF_ENDPOINT, https://huggingface.co). */
   hub?: string;
+  /** Default $DANLU_MODEL_SOURCE, else huggingface. */
+  source?: SourceChoice;
+  /** The known models (tests pass their own). */
+  catalogue?: readonly KnownModel[];
   /** Download again even when the file is already there. */
   force?: boolean;
   onFile?: (path: string, index: number, count: number) => void;
@@ -50,8 +45,9 @@ export interface PullOptions {
 
 /** Downloads a known model into `{dir}/{name}`; files already pulled (same size) are kept. */
 export async function pullModel(name: string, o: PullOptions = {}): Promise<ModelRecord> {
-  const model = findKnownModel(name);
-  if (!model) throw unknownModel(name);
+  const model = findKnownModel(name, o.catalogue);
+  if (!model) throw unknownModel(name, o.catalogue);
+  let sources = sourcesFor(model, o.source ?? sourceChoice());
   const folder = join(modelsDir(o.dir), model.name);
   const previous = await readRecord(folder);
   const files: ModelRecord["files"] = [];
@@ -64,9 +60,10 @@ export async function pullModel(name: string, o: PullOptions = {}): Promise<Mode
       continue;
     }
     await mkdir(dirname(dest), { recursive: true });
-    const url = fileUrl(hubUrl(o.hub), model, file);
-    const got = await downloadFile({ url, dest, size: file.size, sha256: file.sha256, ...downloadHooks(o) });
-    files.push({ path: file.path, size: got.size, sha256: got.sha256, checked: file.sha256 !== undefined });
+    const pulled = await pullFile(model, file, dest, sources, o);
+    // Once the hub has failed, the rest of the files come from the fallback too.
+    sources = sources.slice(sources.indexOf(pulled.source));
+    files.push(pulled.recorded);
   }
   const record: ModelRecord = {
     name: model.name,
@@ -80,6 +77,40 @@ export async function pullModel(name: string, o: PullOptions = {}): Promise<Mode
   return record;
 }
 
+/** One file from the first source that can be reached; an unreachable last source names the ways round. */
+async function pullFile(
+  model: KnownModel,
+  file: KnownFile,
+  dest: string,
+  sources: ModelSource[],
+  o: PullOptions,
+) {
+  for (const [index, source] of sources.entries()) {
+    const url = fileUrl(source, sourceUrl(source, o.hub), model, file);
+    try {
+      const got = await downloadFile({
+        url,
+        dest,
+        size: file.size,
+        sha256: file.sha256,
+        ...downloadHooks(o),
+      });
+      const checked = file.sha256 !== undefined;
+      return {
+        source,
+        recorded: { path: file.path, size: got.size, sha256: got.sha256, checked, from: url },
+      };
+    } catch (error) {
+      if (!(error instanceof DanluError) || error.code !== "UNREACHABLE") throw error;
+      if (index < sources.length - 1) continue;
+      const dirFlag = o.dir ? ` --dir ${o.dir}` : "";
+      const hint = [...(error.hint ? [error.hint] : []), ...waysRound(model, dirFlag)].join("\n");
+      throw new DanluError(error.message, { hint, code: "UNREACHABLE", cause: error });
+    }
+  }
+  throw new Error("no source to pull from"); // sourcesFor never returns an empty list
+}
+
 function downloadHooks(o: PullOptions) {
   return {
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
@@ -87,23 +118,9 @@ function downloadHooks(o: PullOptions) {
   };
 }
 
-async function readRecord(folder: string): Promise<ModelRecord | undefined> {
-  const path = join(folder, MODEL_RECORD);
-  if (!existsSync(path)) return undefined;
-  const parsed = modelRecord.safeParse(JSON.parse(await readFile(path, "utf8")));
-  return parsed.success ? parsed.data : undefined;
-}
-
-async function writeRecord(folder: string, record: ModelRecord): Promise<void> {
-  const path = join(folder, MODEL_RECORD);
-  const temp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(temp, JSON.stringify(record, null, 2) + "\n");
-  await rename(temp, path);
-}
-
-function unknownModel(name: string): DanluError {
+export function unknownModel(name: string, catalogue = KNOWN_MODELS): DanluError {
   return new DanluError(`"${name}" is not a model danlu knows`, {
-    hint: `known: ${KNOWN_MODELS.map((m) => m.name).join(", ")} (or pass a folder path)`,
+    hint: `known: ${catalogue.map((m) => m.name).join(", ")} (or pass a folder path)`,
     code: "UNKNOWN_MODEL",
   });
 }
@@ -135,9 +152,9 @@ async function inspectFolder(folder: string, name: string): Promise<InstalledMod
   const record = await readRecord(folder);
   const known = findKnownModel(name);
   const paths = new Set(files.map((f) => f.path));
-  // A known model copied in by hand is usable once all its files are there.
+  // A known model is usable once all its files are there, however they came (pull, add, by hand).
   const incomplete = known !== undefined && !known.files.every((f) => paths.has(f.path));
-  const partial = files.some((f) => f.path.endsWith(".part")) || (!record && incomplete);
+  const partial = files.some((f) => f.path.endsWith(".part")) || incomplete;
   return {
     name,
     folder,
@@ -184,8 +201,9 @@ export async function resolveModel(nameOrPath: string, kind: ModelKind, dir?: st
     if (known.kind !== kind) {
       throw new DanluError(`${nameOrPath} is a ${known.kind}, not a ${kind}`, { code: "BAD_OPTION" });
     }
+    const dirFlag = dir ? ` --dir ${dir}` : "";
     throw new DanluError(`${nameOrPath} is not installed in ${modelsDir(dir)}`, {
-      hint: `run: danlu models pull ${nameOrPath}${dir ? ` --dir ${dir}` : ""}`,
+      hint: [`run: danlu models pull ${nameOrPath}${dirFlag}`, ...waysRound(known, dirFlag)].join("\n"),
       code: "MODEL_MISSING",
     });
   }

@@ -10,6 +10,7 @@ import { registerDatasetRoutes } from "./routes/datasets.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerMetaRoutes } from "./routes/meta.ts";
+import { registerPortraitRoutes } from "./routes/portraits.ts";
 import { registerTrainRoutes } from "./routes/train.ts";
 import type { UserStore } from "./users.ts";
 import { registerWebRoutes } from "./web.ts";
@@ -54,6 +55,7 @@ export function createApp(input: Omit<AppDeps, "limits"> & { limits?: Partial<Se
   registerArtifactRoutes(app, deps);
   registerDatasetRoutes(app, deps);
   registerTrainRoutes(app, deps);
+  registerPortraitRoutes(app, deps);
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: {

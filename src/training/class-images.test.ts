@@ -20,6 +20,7 @@ beforeAll(async () => {
     arch: "sd15",
     out: model,
     single_file: true,
+    inpainting: false,
     seed: 0,
   });
   expect(made.status).toBe("done");

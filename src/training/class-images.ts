@@ -124,6 +124,9 @@ export function classImagesSpec(
     clip_skip: config.clip_skip,
     init_image: null,
     strength: 0.75,
+    inpaint: null,
+    hires: null,
+    controlnets: [],
   };
   return {
     version: 1,

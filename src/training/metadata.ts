@@ -30,7 +30,8 @@ export function datasetMetadata(
     ss_max_train_steps: pyStr(plan.totalSteps),
     ss_gradient_accumulation_steps: pyStr(plan.gradientAccumulationSteps),
     ss_batch_size_per_device: pyStr(plan.batchSize),
-    ss_total_batch_size: pyStr(plan.batchSize * plan.gradientAccumulationSteps),
+    // sd-scripts: train_batch_size x num_processes x gradient_accumulation_steps
+    ss_total_batch_size: pyStr(plan.batchSize * plan.numProcesses * plan.gradientAccumulationSteps),
     ss_seed: pyStr(plan.seed),
     ss_resolution: pyTupleStr(buckets.resolution),
     ss_enable_bucket: pyStr(bucketOn),

@@ -96,11 +96,13 @@ export function checkBucketSettings(
 export function checkLengthSettings(options: {
   batchSize: number;
   gradientAccumulationSteps: number;
+  numProcesses?: number;
   maxTrainEpochs?: number | null;
   maxTrainSteps?: number | null;
 }): void {
   checkPositiveInt(options.batchSize, "train_batch_size");
   checkPositiveInt(options.gradientAccumulationSteps, "gradient_accumulation_steps");
+  checkPositiveInt(options.numProcesses ?? 1, "num_processes");
   if (options.maxTrainEpochs != null) checkPositiveInt(options.maxTrainEpochs, "max_train_epochs");
   else if (options.maxTrainSteps != null) checkPositiveInt(options.maxTrainSteps, "max_train_steps");
   else {

@@ -18,17 +18,20 @@ export interface PlanLength {
 
 /**
  * The run's length as sd-scripts computes it: an epoch is every bucket's batches (the last batch of a bucket
- * may be short); an optimizer step takes gradientAccumulationSteps micro-batches, and the last step of an
- * epoch takes what is left. max_train_epochs wins over max_train_steps.
+ * may be short); an optimizer step takes one micro-batch per process per accumulation step
+ * (numProcesses x gradientAccumulationSteps; sd-scripts shards the batches among the processes), and the
+ * last step of an epoch takes what is left. max_train_epochs wins over max_train_steps.
  */
 export function planLength(options: {
   batchesPerBucket: number[];
   gradientAccumulationSteps: number;
+  numProcesses?: number;
   maxTrainEpochs?: number | null;
   maxTrainSteps?: number | null;
 }): PlanLength {
   const batchesPerEpoch = options.batchesPerBucket.reduce((a, b) => a + b, 0);
-  const stepsPerEpoch = Math.ceil(batchesPerEpoch / options.gradientAccumulationSteps);
+  const perStep = options.gradientAccumulationSteps * (options.numProcesses ?? 1);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / perStep);
   if (options.maxTrainEpochs != null) {
     return {
       batchesPerEpoch,
@@ -68,16 +71,17 @@ export function buildEpochs(options: {
   captions: string[];
   length: PlanLength;
   batchSize: number;
-  gradientAccumulationSteps: number;
+  /** gradient accumulation x processes: the micro-batches of one optimizer step. */
+  microBatchesPerStep: number;
   seed: number;
   captionOptions: CaptionOptions;
 }): SpecBatch[][] {
-  const { length, gradientAccumulationSteps } = options;
+  const { length, microBatchesPerStep } = options;
   const epochs: SpecBatch[][] = [];
   for (let epoch = 1; epoch <= length.numEpochs; epoch++) {
     let batches = epochBatches(options.contents, options.batchSize, options.seed, epoch);
     const stepsLeft = length.totalSteps - (epoch - 1) * length.stepsPerEpoch;
-    if (stepsLeft < length.stepsPerEpoch) batches = batches.slice(0, stepsLeft * gradientAccumulationSteps);
+    if (stepsLeft < length.stepsPerEpoch) batches = batches.slice(0, stepsLeft * microBatchesPerStep);
     const rng = createRng(options.seed, STREAM_CAPTIONS, epoch);
     epochs.push(
       batches.map((images) => ({

@@ -95,6 +95,23 @@ describe("formatPlan", () => {
     expect(text.endsWith("  end, step 100:          alice.safetensors")).toBe(true);
   });
 
+  test("several processes: the global batch, steps per epoch divided by them, and the lr note", () => {
+    const plan = buildPlan(dataset, { ...options, numProcesses: 2, gradientAccumulationSteps: 2 });
+    const text = formatPlan(plan, { saveEveryNEpochs: 0, saveEveryNSteps: 0, outputName: "alice" });
+    expect(text).toContain(
+      "  2 processes x batch 2 x accumulation 2 = global batch 8; steps per epoch 12 " +
+        "(47 batches / (2 processes x accumulation 2))\n",
+    );
+    expect(text).toContain(
+      "  the learning rate is not scaled automatically; with a global batch 2 times larger, sd-scripts " +
+        "users often scale lr by 2 (linear) or sqrt(2) = 1.41\n",
+    );
+    expect(text).toContain("  total: 12 steps x 10 epochs = 120 steps\n");
+    const one = buildPlan(dataset, { ...options, numProcesses: 4 });
+    const oneText = formatPlan(one, { saveEveryNEpochs: 0, saveEveryNSteps: 0, outputName: "alice" });
+    expect(oneText).toContain("global batch 8; steps per epoch 12 (47 batches / 4 processes)\n");
+  });
+
   test("plan warnings are listed; no-bucket runs say so", () => {
     const plan = buildPlan(dataset, { ...options, enableBucket: false, minBucketReso: 300 });
     const text = formatPlan(plan, { saveEveryNEpochs: 0, saveEveryNSteps: 0, outputName: "x" });

@@ -82,6 +82,26 @@ function bucketSection(plan: TrainPlan): string[] {
   ];
 }
 
+/**
+ * How many micro-batches one optimizer step takes: one per process per accumulation step. With several
+ * processes the global batch grows and the learning rate is left as set (the user decides how to scale it).
+ */
+function stepsPerEpochLines(plan: TrainPlan): string[] {
+  const { numProcesses: n, batchSize: b, gradientAccumulationSteps: a } = plan;
+  if (n === 1) {
+    return a > 1
+      ? [`  steps per epoch: ${plan.batchesPerEpoch} / gradient accumulation ${a} = ${plan.stepsPerEpoch}`]
+      : [`  steps per epoch: ${plan.stepsPerEpoch}`];
+  }
+  const perStep = a > 1 ? `(${n} processes x accumulation ${a})` : `${n} processes`;
+  return [
+    `  ${n} processes x batch ${b} x accumulation ${a} = global batch ${n * b * a}; ` +
+      `steps per epoch ${plan.stepsPerEpoch} (${plan.batchesPerEpoch} batches / ${perStep})`,
+    `  the learning rate is not scaled automatically; with a global batch ${n} times larger, sd-scripts users ` +
+      `often scale lr by ${n} (linear) or sqrt(${n}) = ${Math.sqrt(n).toFixed(2)}`,
+  ];
+}
+
 function stepsSection(plan: TrainPlan): string[] {
   const uses = plan.numTrainImages + plan.regImagesPerEpoch;
   const trainTerms = plan.subsets.filter((s) => !s.isReg).map((s) => `${s.imageCount} x ${s.repeats}`);
@@ -95,14 +115,7 @@ function stepsSection(plan: TrainPlan): string[] {
         ? `, + ${partial} for buckets whose last batch is not full = ${plan.batchesPerEpoch}`
         : ""),
   ];
-  if (plan.gradientAccumulationSteps > 1) {
-    lines.push(
-      `  steps per epoch: ${plan.batchesPerEpoch} / gradient accumulation ${plan.gradientAccumulationSteps} = ` +
-        `${plan.stepsPerEpoch}`,
-    );
-  } else {
-    lines.push(`  steps per epoch: ${plan.stepsPerEpoch}`);
-  }
+  lines.push(...stepsPerEpochLines(plan));
   const fullRun = plan.numEpochs * plan.stepsPerEpoch;
   if (fullRun === plan.totalSteps) {
     lines.push(`  total: ${plan.stepsPerEpoch} steps x ${plan.numEpochs} epochs = ${plan.totalSteps} steps`);

@@ -154,6 +154,24 @@ describe("buildPlan", () => {
     expect(plan.epochs.reduce((sum, e) => sum + Math.ceil(e.length / 5), 0)).toBe(plan.totalSteps);
   });
 
+  test("several processes: a step takes one micro-batch per process per accumulation step", () => {
+    const one = buildPlan(dataset(alice, bob), { ...options, maxTrainEpochs: 2 });
+    const two = buildPlan(dataset(alice, bob), { ...options, maxTrainEpochs: 2, numProcesses: 2 });
+    expect([one.stepsPerEpoch, two.stepsPerEpoch, two.totalSteps]).toEqual([24, 12, 24]);
+    expect(two.epochs).toEqual(one.epochs); // the same micro-batches, in the same order
+    // 24 micro-batches per epoch, 5 processes x accumulation 2 = 10 per step: 3 steps, the last of 4
+    const cut = buildPlan(dataset(alice, bob), {
+      ...options,
+      gradientAccumulationSteps: 2,
+      numProcesses: 5,
+      maxTrainEpochs: null,
+      maxTrainSteps: 4,
+    });
+    expect([cut.stepsPerEpoch, cut.numEpochs, cut.totalSteps]).toEqual([3, 2, 4]);
+    expect(cut.epochs.map((e) => e.length)).toEqual([24, 10]);
+    expect(() => buildPlan(dataset(alice, bob), { ...options, numProcesses: 0 })).toThrow(/num_processes/u);
+  });
+
   test("regularization images are cycled until they match the training images, as in sd-scripts", () => {
     const train = subset("2_alice", 2, [[512, 512], [512, 512], [512, 512], [512, 512], [512, 512]]); // prettier-ignore
     const reg = subset(

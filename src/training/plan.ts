@@ -25,6 +25,8 @@ export interface PlanOptions extends BucketSettings {
   maxTrainEpochs?: number | null;
   maxTrainSteps?: number | null;
   gradientAccumulationSteps: number;
+  /** Processes training together (num_processes); each step takes one micro-batch per process per accumulation. Default 1. */
+  numProcesses?: number;
   seed: number;
   captions: CaptionOptions;
   flipAug: boolean;
@@ -68,9 +70,11 @@ export interface TrainPlan {
   meanAspectError: number;
   batchSize: number;
   gradientAccumulationSteps: number;
-  /** Micro-batches per full epoch (sd-scripts' len(train_dataloader)). */
+  /** Processes training together: the global batch per step is numProcesses x gradientAccumulationSteps x batchSize. */
+  numProcesses: number;
+  /** Micro-batches per full epoch, all processes together (sd-scripts' len(train_dataloader) before sharding). */
   batchesPerEpoch: number;
-  /** Optimizer steps per full epoch: ceil(batchesPerEpoch / gradientAccumulationSteps). */
+  /** Optimizer steps per full epoch: ceil(batchesPerEpoch / (numProcesses x gradientAccumulationSteps)). */
   stepsPerEpoch: number;
   numEpochs: number;
   totalSteps: number;
@@ -94,6 +98,7 @@ const STREAM_CROP = 1;
 export function buildPlan(dataset: KohyaDataset, options: PlanOptions): TrainPlan {
   const checked = checkBucketSettings(options.arch, options);
   checkLengthSettings(options);
+  const numProcesses = options.numProcesses ?? 1;
   checkCaptionOptions(options.captions);
   const bucketSettings = checked.settings;
 
@@ -112,13 +117,14 @@ export function buildPlan(dataset: KohyaDataset, options: PlanOptions): TrainPla
   const length = planLength({
     batchesPerBucket: contents.map((b) => Math.ceil(b.items.length / options.batchSize)),
     ...options,
+    numProcesses,
   });
   const epochs = buildEpochs({
     contents,
     captions: registered.map((entry) => baseCaption(entry.image, entry.subset)),
     length,
     batchSize: options.batchSize,
-    gradientAccumulationSteps: options.gradientAccumulationSteps,
+    microBatchesPerStep: options.gradientAccumulationSteps * numProcesses,
     seed: options.seed,
     captionOptions: options.captions,
   });
@@ -139,6 +145,7 @@ export function buildPlan(dataset: KohyaDataset, options: PlanOptions): TrainPla
     meanAspectError: aspectErrors.reduce((a, b) => a + b, 0) / aspectErrors.length,
     batchSize: options.batchSize,
     gradientAccumulationSteps: options.gradientAccumulationSteps,
+    numProcesses,
     ...length,
     seed: options.seed,
     bucketSettings,

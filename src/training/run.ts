@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { DatasetSubset, TrainConfig } from "../config/index.ts";
 import { readKohyaDataset, readKohyaSubsets, type KohyaDataset } from "../dataset/kohya/index.ts";
 import { runEngine, type EngineRunResult } from "../engine/driver.ts";
 import { distributedEngineLauncher } from "../engine/python.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
-import type { Arch, GenerateSpec } from "../engine/spec.ts";
+import type { Arch, GenerateSpec, RunRecord } from "../engine/spec.ts";
 import { DanluError } from "../errors.ts";
 import { runGenerate } from "../generate/gen.ts";
 import { loadSamplePrompts, SD_SCRIPTS_SAMPLE_DEFAULTS } from "../sampling/index.ts";
@@ -15,7 +15,10 @@ import { addClassImages } from "./class-images.ts";
 import { LossHistory, TrainLog } from "./history.ts";
 import { datasetMetadata } from "./metadata.ts";
 import { buildPlan, type TrainPlan } from "./plan.ts";
-import { formatPlan } from "./plan-report.ts";
+import { formatPlan, saveSchedule, type SaveOptions } from "./plan-report.ts";
+import { estimateLoraFileBytes, saveWarnings } from "./plan-saves.ts";
+import { checkResume, type ResumePoint } from "./resume-check.ts";
+import { runRecordOf } from "./resume-record.ts";
 import { buildTrainSpec } from "./spec-builder.ts";
 import { ValidationHistory } from "./validation-history.ts";
 import { formatValidation, heldOutCount, type ValidationOptions } from "./validation.ts";
@@ -24,8 +27,12 @@ export interface PreparedRun {
   arch: Arch;
   dataset: KohyaDataset;
   plan: TrainPlan;
-  /** The plan as a person reads it (folders, buckets, steps, what is saved when). */
+  /** The plan as a person reads it (folders, buckets, steps, what is saved when; where it resumes). */
   report: string;
+  /** What this run is, saved with each state so that a resume can be checked against it. */
+  record: RunRecord;
+  /** The checked state it resumes from; null: a new run. */
+  resume: ResumePoint | null;
 }
 
 export function captionOptionsOf(config: TrainConfig): CaptionOptions {
@@ -51,6 +58,11 @@ export interface PrepareOptions {
   signal?: AbortSignal;
   /** That generation's engine events. */
   onEvent?: (event: EngineEvent) => void;
+  /**
+   * A state folder from an earlier run (`{name}-...-state`): refused (RESUME_MISMATCH, every change listed)
+   * unless it was saved by this same run, or by a shorter or longer one on the same data.
+   */
+  resume?: string | null;
 }
 
 /**
@@ -70,7 +82,7 @@ export async function prepareRun(config: TrainConfig, options: PrepareOptions = 
     options.dryRun ?? false,
   );
   const [width, height] = config.resolution;
-  const plan = buildPlan(dataset, {
+  const built = buildPlan(dataset, {
     arch,
     resolution: [width, height],
     enableBucket: config.enable_bucket,
@@ -82,19 +94,49 @@ export async function prepareRun(config: TrainConfig, options: PrepareOptions = 
     maxTrainEpochs: config.max_train_epochs ?? null,
     maxTrainSteps: maxTrainSteps(config, dataset),
     gradientAccumulationSteps: config.gradient_accumulation_steps,
+    numProcesses: config.num_processes,
     seed: config.seed,
     captions: captionOptionsOf(config),
     flipAug: config.flip_aug,
     priorLossWeight: config.prior_loss_weight,
     validation: await validationOptions(config),
   });
-  const report = formatPlan(plan, {
+  const saves: SaveOptions = {
     saveEveryNEpochs: config.save_every_n_epochs,
     saveEveryNSteps: config.save_every_n_steps,
     outputName: config.output_name,
-  });
+  };
+  const plan = {
+    ...built,
+    warnings: [...built.warnings, ...(await savesWarnings(config, arch, built, saves))],
+  };
+  const report = formatPlan(plan, saves);
   const validation = formatValidation(plan.validation.length, config);
-  return { arch, dataset, plan, report: validation ? `${report}\n${validation}` : report };
+  const record = runRecordOf(config, arch, dataset, plan);
+  const resume = options.resume ? checkResume(options.resume, record) : null;
+  const planned = validation ? `${report}\n${validation}` : report;
+  const resumed = resume ? `${planned}\n\n${["Resume", ...resume.notes].join("\n")}` : planned;
+  return { arch, dataset, plan, record, resume, report: resumed };
+}
+
+/** The number of LoRA files the run writes and their size, when out of the ordinary (plan-saves.ts). */
+async function savesWarnings(config: TrainConfig, arch: Arch, plan: TrainPlan, saves: SaveOptions) {
+  const bytesEach = await estimateLoraFileBytes({
+    arch,
+    modelPath: config.pretrained_model_name_or_path,
+    networkDim: config.network_dim,
+    trainTextEncoder: !config.network_train_unet_only,
+    savePrecision: config.save_precision,
+  });
+  return saveWarnings({
+    files: saveSchedule(plan, saves).length,
+    bytesEach,
+    epochs: plan.numEpochs,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    saveEveryNEpochs: saves.saveEveryNEpochs,
+    saveEveryNSteps: saves.saveEveryNSteps,
+    networkDim: config.network_dim,
+  });
 }
 
 /** The validation set's source: validation_data_dir's images, or validation_split of the training images. */
@@ -145,8 +187,6 @@ async function readDataset(config: TrainConfig, subsets: readonly DatasetSubset[
 }
 
 export interface TrainRunOptions {
-  /** A state folder from an earlier run of the same config (`{name}-...-state`). */
-  resume: string | null;
   signal?: AbortSignal;
   /** Every engine event, in order (the CLI renders progress or prints JSON). */
   onEvent: (event: EngineEvent) => void;
@@ -165,8 +205,7 @@ export async function runTraining(
   prepared: PreparedRun,
   options: TrainRunOptions,
 ): Promise<EngineRunResult> {
-  const { plan, arch, dataset } = prepared;
-  const resume = options.resume ? checkResumeState(options.resume) : null;
+  const { plan, arch, dataset, resume } = prepared;
   const prompts = config.sample_prompts
     ? await loadSamplePrompts(config.sample_prompts, {
         ...SD_SCRIPTS_SAMPLE_DEFAULTS,
@@ -193,6 +232,7 @@ export async function runTraining(
     metadata,
     prompts: prompts.prompts,
     resume: resume?.dir ?? null,
+    runRecord: prepared.record,
   });
 
   const logDir = logDirOf(config);
@@ -209,7 +249,7 @@ export async function runTraining(
     return await runEngine("train", spec, {
       specPath: join(logDir, "spec.json"),
       logPath: log.path,
-      // several processes: accelerate launch, each optimizer step's batches split among them (launch.py)
+      // several processes: accelerate launch, each taking its own micro-batches of every step (launch.py)
       ...(config.num_processes > 1
         ? { launcher: distributedEngineLauncher(config.num_processes, config.gpu_ids ?? null) }
         : {}),
@@ -227,21 +267,4 @@ export async function runTraining(
     validation?.close();
     log.close();
   }
-}
-
-/** A resumable state folder: checked before the engine starts, so a typo costs no model load. */
-function checkResumeState(dir: string): { dir: string; step: number } {
-  const path = resolve(dir);
-  const stateFile = join(path, "train_state.json");
-  if (!existsSync(stateFile)) {
-    throw new DanluError(`--resume '${dir}' is not a danlu training state (no train_state.json in it)`, {
-      code: "BAD_RESUME",
-      hint: "pass a '{output_name}-NNNNNN-state' or '{output_name}-stepNNNNNNNN-state' folder from the output folder",
-    });
-  }
-  const state = JSON.parse(readFileSync(stateFile, "utf8")) as { current_step?: unknown };
-  if (typeof state.current_step !== "number") {
-    throw new DanluError(`${stateFile} has no current_step`, { code: "BAD_RESUME" });
-  }
-  return { dir: path, step: state.current_step };
 }

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { TrainConfig } from "../config/index.ts";
-import type { Arch, TrainSpec } from "../engine/spec.ts";
+import type { Arch, RunRecord, TrainSpec } from "../engine/spec.ts";
 import { checkTextCacheSpec } from "../config/text-cache.ts";
 import { lossSpec, optimizerSpec, schedulerType } from "./method-spec.ts";
 import { networkSpec } from "./network-spec.ts";
@@ -22,7 +22,14 @@ export function warmupSteps(value: number, totalSteps: number): number {
 export function buildTrainSpec(
   config: TrainConfig,
   plan: TrainPlan,
-  context: { arch: Arch; metadata: Record<string, string>; prompts: SamplePrompt[]; resume: string | null },
+  context: {
+    arch: Arch;
+    metadata: Record<string, string>;
+    prompts: SamplePrompt[];
+    resume: string | null;
+    /** Saved into each state (train_state.json) for the resume check; null: none. */
+    runRecord: RunRecord | null;
+  },
 ): TrainSpec {
   const sampling = config.sample_prompts !== undefined && config.sample_prompts !== null;
   const spec: TrainSpec = {
@@ -55,6 +62,7 @@ export function buildTrainSpec(
       mixed_precision: config.mixed_precision,
       gradient_checkpointing: config.gradient_checkpointing,
       gradient_accumulation_steps: config.gradient_accumulation_steps,
+      num_processes: plan.numProcesses,
       cache_latents: config.cache_latents || config.cache_latents_to_disk,
       cache_latents_to_disk: config.cache_latents_to_disk,
       // SDXL's original VAE overflows in fp16: keep it in float32 unless the run is all float32 anyway.
@@ -82,6 +90,7 @@ export function buildTrainSpec(
     },
     pivotal: null, // filled in by applyPivotal when pivotal_tuning is on
     resume: context.resume,
+    run_record: context.runRecord,
   };
   checkTextCacheSpec(config, spec);
   return applyPivotal(config, spec);

@@ -18,6 +18,7 @@ const Train = lazy(() => import("./pages/train.tsx"));
 const Jobs = lazy(() => import("./pages/jobs.tsx"));
 const JobPage = lazy(() => import("./pages/job.tsx"));
 const Generate = lazy(() => import("./pages/generate.tsx"));
+const Portraits = lazy(() => import("./pages/portrait.tsx"));
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
@@ -66,6 +67,7 @@ export function App() {
               <Route path="/jobs" component={Jobs} />
               <Route path="/jobs/:id" component={JobPage} />
               <Route path="/generate" component={Generate} />
+              <Route path="/portraits" component={Portraits} />
             </Router>
           </main>
         </LocationProvider>
@@ -118,6 +120,9 @@ function Header({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
           </li>
           <li>
             <a href="/generate">{t("nav.generate")}</a>
+          </li>
+          <li>
+            <a href="/portraits">{t("nav.portraits")}</a>
           </li>
           <li>
             <LanguageSwitch />

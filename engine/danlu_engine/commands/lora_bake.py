@@ -7,8 +7,8 @@ import json
 import os
 import time
 
-from ..protocol import emit, emit_ready
 from ..lora_tools.spec import check, weighted_files
+from ..protocol import emit, emit_ready
 
 SPEC_KEYS = {"version": int, "model": str, "loras": list, "out": str, "precision": str}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from ..protocol import EngineError, emit, emit_ready
 from ..lora_tools.spec import FLOAT, check
+from ..protocol import EngineError, emit, emit_ready
 
 SPEC_KEYS = {"version": int, "base": str, "tuned": str, "out": str, "rank": int, "text_encoder": bool,
              "min_diff": FLOAT, "precision": str}

@@ -23,8 +23,8 @@ from ..train import distributed
 from ..train.latents import LatentSource
 from ..train.loop import Run, train
 from ..train.optim import build_optimizer, build_scheduler
-from ..train.pivotal import PivotalSaver, PivotalTuner
 from ..train.outputs import Saver, training_metadata
+from ..train.pivotal import PivotalSaver, PivotalTuner
 from ..train.setup import add_network, place_base_model, resolve_device, resolve_precision
 from ..train.state import load_state, read_train_state
 from ..train.step import MicroBatchLoss, NoiseSchedule
@@ -38,7 +38,8 @@ def run(raw: dict) -> None:
     spec = parse_train_spec(raw)
     for i, prompt in enumerate(spec.sample.prompts):
         check_sampler(prompt.sampler, f"sample.prompts[{i}].sampler")
-    distributed.setup(spec.training.device)  # several processes under `accelerate launch`; else nothing
+    # several processes under `accelerate launch` (as many as the plan is made for); else nothing
+    distributed.setup(spec.training.device, spec.training.num_processes)
     try:
         _run(spec)
     finally:
@@ -107,6 +108,8 @@ def _fingerprint(spec: TrainSpec, arch: str) -> str:
                n.decompose_both, n.full_matrix, n.block_dims, n.block_alphas, n.conv_block_dims, n.weights]
     parts = [arch, *network, n.train_unet, n.train_text_encoder, spec.optimizer.type,
              t.gradient_accumulation_steps, t.mixed_precision, t.seed]
+    if t.num_processes != 1:  # a step's micro-batches; absent for one process, so older states still match
+        parts.append(["num_processes", t.num_processes])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -184,7 +187,9 @@ def _train(spec: TrainSpec, device, precision) -> Saver:
     main = distributed.is_main()  # only rank 0 samples and validates (it alone writes events and files)
     sampler = _sampler(spec, model, text, device, precision, facts) if spec.sample.prompts and main else None
     validator = Validator(spec, loss_of, network) if spec.validation.images and main else None
-    train(Run(spec, device, network, loss_of, optimizer, scheduler, scaler, saver, sampler, fingerprint, validator,
+    # several processes: DistributedDataParallel over the network (after a resume loaded its weights)
+    step_loss = distributed.wrap(network, loss_of, find_unused=spec.network.module_dropout > 0)
+    train(Run(spec, device, network, step_loss, optimizer, scheduler, scaler, saver, sampler, fingerprint, validator,
               pivotal), start_step)
     return saver
 

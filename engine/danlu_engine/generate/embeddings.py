@@ -56,7 +56,7 @@ class Embeddings:
             vectors = _vectors_per_encoder(path, _read(path), len(model.text_encoders))
             count = vectors[0].reshape(-1, vectors[0].shape[-1]).shape[0]
             tokens = [f"<{name}_{i}>" for i in range(count)]
-            for tok, encoder, vec in zip(model.tokenizers, model.text_encoders, vectors):
+            for tok, encoder, vec in zip(model.tokenizers, model.text_encoders, vectors, strict=True):
                 vec = vec.reshape(-1, vec.shape[-1])
                 table = encoder.get_input_embeddings()
                 if vec.shape[-1] != table.weight.shape[-1]:

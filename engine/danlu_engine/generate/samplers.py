@@ -26,8 +26,9 @@ _LIST = [
     # the k-diffusion DPM++ SDE port; its Brownian tree noise comes from torchsde
     A1111Sampler("DPM++ SDE", "DPMSolverSDEScheduler", {}, "torchsde"),
     A1111Sampler("DPM++ SDE Karras", "DPMSolverSDEScheduler", _K, "torchsde"),
-    # diffusers has no ancestral single-step solver: the nearest (sd-scripts' "dpmsingle" is the same)
-    A1111Sampler("DPM++ 2S a", "DPMSolverSinglestepScheduler", _PP),
+    # the single-step solver without ancestral noise (sd-scripts' "dpmsingle"); A1111 has only the ancestral
+    # "DPM++ 2S a", which diffusers lacks: that name is refused (REFUSED below), never silently swapped
+    A1111Sampler("DPM++ 2S", "DPMSolverSinglestepScheduler", _PP),
     A1111Sampler("Euler", "EulerDiscreteScheduler", {}),
     A1111Sampler("Euler a", "EulerAncestralDiscreteScheduler", {}),
     A1111Sampler("Heun", "HeunDiscreteScheduler", {}),
@@ -42,10 +43,18 @@ _LIST = [
     A1111Sampler("UniPC", "UniPCMultistepScheduler", {}),
 ]
 A1111_SAMPLERS: dict[str, A1111Sampler] = {s.name.lower(): s for s in _LIST}
+# A1111 names with no honest diffusers counterpart -> what to use instead (src/generate/samplers.ts says the same)
+REFUSED = {
+    "dpm++ 2s a": "diffusers has no ancestral DPM++ 2S solver; use DPM++ 2S (the same single-step solver "
+                  "without ancestral noise, written so in the PNG parameters) or an ancestral sampler: Euler a, DPM2 a",
+}
 
 
 def find_sampler(name: str, where: str) -> A1111Sampler:
     sampler = A1111_SAMPLERS.get(name.strip().lower())
+    if name.strip().lower() in REFUSED:
+        raise EngineError("BAD_SPEC", f"spec key {where}: sampler {name!r} is not available",
+                          REFUSED[name.strip().lower()])
     if sampler is None:
         names = ", ".join(s.name for s in _LIST)
         raise EngineError("BAD_SPEC", f"spec key {where}: unknown sampler {name!r}", f"use one of: {names}")

@@ -36,6 +36,19 @@ def _group(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor
     return groups
 
 
+# The first key levels of the other layouts `danlu lora convert` writes; this module applies kohya names.
+_OTHER_LAYOUTS = {"unet": "diffusers/PEFT", "text_encoder": "diffusers/PEFT", "text_encoder_2": "diffusers/PEFT",
+                  "diffusion_model": "ComfyUI", "text_encoders": "ComfyUI"}
+
+
+def _layout_hint(groups: dict, path: str) -> None:
+    layout = next((_OTHER_LAYOUTS[name] for name in groups if name in _OTHER_LAYOUTS), None)
+    if layout:
+        stem = os.path.splitext(path)[0]
+        raise EngineError("BAD_LORA", f"LoRA {path} is in the {layout} layout; generation reads the kohya layout",
+                          f"convert it: danlu lora convert {path} {stem}-kohya.safetensors --to kohya")
+
+
 def _arch_hint(metadata: dict[str, str], groups: dict, model_arch: str, path: str) -> None:
     text = " ".join([metadata.get("ss_base_model_version", ""), metadata.get("modelspec.architecture", "")]).lower()
     file_arch = next((a for a, words in _ARCH_WORDS.items() if any(w in text for w in words)), None)
@@ -78,6 +91,7 @@ class LoraApplier:
 
     def apply(self, path: str, unet_weight: float, te_weight: float) -> FileReport:
         groups, metadata = self._read(path)
+        _layout_hint(groups, path)
         _arch_hint(metadata, groups, self.model.arch, path)
         report, kinds, plan = FileReport(path, "", 0), set(), []
         for name, tensors in groups.items():

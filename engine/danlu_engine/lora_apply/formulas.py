@@ -1,9 +1,19 @@
-"""Weight deltas of one module from its LoRA / LyCORIS tensors (formulas as KohakuBlueleaf/LyCORIS and
-A1111's extensions-builtin/Lora compute them; read for facts). Every function returns the delta at
-multiplier 1 with the alpha/rank scale applied, shaped like the base weight."""
+"""Weight deltas of one module from its LoRA / LyCORIS tensors. Every function returns the delta at
+multiplier 1 with the alpha/rank scale applied, shaped like the base weight.
+
+The maths is lycoris-lora's functional API (lycoris.functional: locon/loha/lokr diff weights, DoRA's
+weight_decompose), given the file's tensors; what stays here is reading a file's keys, the alpha/rank
+scale as sd-scripts writes and A1111 reads it, and IA3 (no functional form in the package: its module
+scales the weight rows in place). ``backend="torch"``: a merge runs once per job, where the package's
+compiled tier would cost an inductor warmup per layer shape.
+"""
 from __future__ import annotations
 
 import torch
+from lycoris.functional import locon as lycoris_locon
+from lycoris.functional import loha as lycoris_loha
+from lycoris.functional import lokr as lycoris_lokr
+from lycoris.functional import weight_decompose
 
 KINDS = ("lora", "loha", "lokr", "ia3")
 
@@ -27,45 +37,33 @@ def _scale(t: dict[str, torch.Tensor], rank: int | None) -> float:
     return float(t["alpha"]) / rank
 
 
-def _tucker(core: torch.Tensor, wb: torch.Tensor, wa: torch.Tensor) -> torch.Tensor:
-    # CP/Tucker form: core [r, r, k, k] with wb [r, in] and wa [r_out?]: W[p, r, k, l] as LyCORIS rebuilds it
-    return torch.einsum("i j k l, j r, i p -> p r k l", core, wb, wa)
-
-
 def _lora(t: dict[str, torch.Tensor], shape: torch.Size) -> torch.Tensor:
     down, up = t["lora_down.weight"], t["lora_up.weight"]
-    if "lora_mid.weight" in t:
-        delta = _tucker(t["lora_mid.weight"], down.flatten(1), up.flatten(1).transpose(0, 1))
-    else:
-        delta = up.flatten(1) @ down.flatten(1)
-    return delta.reshape(shape) * _scale(t, down.shape[0])
+    delta = lycoris_locon.diff_weight(down, up, t.get("lora_mid.weight"), gamma=_scale(t, down.shape[0]),
+                                      backend="torch")
+    return delta.reshape(shape)
 
 
 def _loha(t: dict[str, torch.Tensor], shape: torch.Size) -> torch.Tensor:
-    w1a, w1b, w2a, w2b = t["hada_w1_a"], t["hada_w1_b"], t["hada_w2_a"], t["hada_w2_b"]
-    if "hada_t1" in t and "hada_t2" in t:
-        delta = _tucker(t["hada_t1"], w1b, w1a) * _tucker(t["hada_t2"], w2b, w2a)
-    else:
-        # a conv's down factor may be stored [r, in, k, k]: the product is over the flattened input
-        delta = (w1a.flatten(1) @ w1b.flatten(1)) * (w2a.flatten(1) @ w2b.flatten(1))
-    return delta.reshape(shape) * _scale(t, w1b.shape[0])
+    # the package names the factors down (hada_w*_b, [r, in] or [r, in, k, k]) and up (hada_w*_a); its
+    # autograd function saves the scale for backward, so it must be a tensor
+    gamma = torch.tensor(_scale(t, t["hada_w1_b"].shape[0]))
+    delta = lycoris_loha.diff_weight(t["hada_w1_b"], t["hada_w1_a"], t["hada_w2_b"], t["hada_w2_a"],
+                                     t.get("hada_t1"), t.get("hada_t2"), gamma=gamma, backend="torch")
+    return delta.reshape(shape)
 
 
 def _lokr(t: dict[str, torch.Tensor], shape: torch.Size) -> torch.Tensor:
-    w1 = t["lokr_w1"] if "lokr_w1" in t else t["lokr_w1_a"] @ t["lokr_w1_b"]
-    if "lokr_w2" in t:
-        w2 = t["lokr_w2"]
-    elif "lokr_t2" in t:
-        w2 = _tucker(t["lokr_t2"], t["lokr_w2_b"], t["lokr_w2_a"])
-    else:  # a conv's w2_b is [r, in2, k, k]: multiply flattened, then restore the kernel dims
-        w2b = t["lokr_w2_b"]
-        w2 = (t["lokr_w2_a"] @ w2b.flatten(1)).reshape(-1, *w2b.shape[1:])
-    if len(shape) == 4 and w2.dim() == 2:  # a full w2 stored flat over in_channels * k * k
+    w2 = t.get("lokr_w2")
+    if w2 is not None and len(shape) == 4 and w2.dim() == 2:  # a full conv w2 stored flat over in * k * k
         w2 = w2.reshape(w2.shape[0], -1, *shape[2:])
-    w1 = w1.reshape(*w1.shape, *([1] * (w2.dim() - w1.dim())))
-    # rank: of the decomposed factor; both full means alpha is ignored (scale 1), as in LyCORIS
+    # rank: of the decomposed factor; both full means alpha is ignored (scale 1), as in LyCORIS. The scale is
+    # given whole (kron_weight): diff_weight reads the rank from w2_a, which a Tucker w2_a ([r, b]) does not hold.
     rank = t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t else None
-    return torch.kron(w1, w2).reshape(shape) * _scale(t, rank)
+    delta = lycoris_lokr.kron_weight(t.get("lokr_w1"), t.get("lokr_w1_a"), t.get("lokr_w1_b"), w2,
+                                     t.get("lokr_w2_a"), t.get("lokr_w2_b"), t.get("lokr_t2"),
+                                     scale=_scale(t, rank), backend="torch")
+    return delta.reshape(shape)
 
 
 def _ia3(t: dict[str, torch.Tensor], base: torch.Tensor) -> torch.Tensor:
@@ -78,13 +76,12 @@ def _ia3(t: dict[str, torch.Tensor], base: torch.Tensor) -> torch.Tensor:
 
 
 def _dora(delta: torch.Tensor, base: torch.Tensor, dora_scale: torch.Tensor) -> torch.Tensor:
-    """DoRA: rescale (W + delta) to the learned magnitude; the norm is over the axis dora_scale is not."""
-    merged = base + delta
-    if dora_scale.shape[0] == base.shape[0] and dora_scale.dim() > 1 and dora_scale.shape[1] == 1:
-        norm = merged.flatten(1).norm(dim=1).reshape(-1, *([1] * (base.dim() - 1)))  # per output
-    else:
-        norm = merged.transpose(0, 1).flatten(1).norm(dim=1).reshape(1, -1, *([1] * (base.dim() - 2)))
-    return merged * (dora_scale.reshape(norm.shape) / norm) - base
+    """DoRA: (W + delta) rescaled to the learned magnitude, per output row when dora_scale is [out, 1, ...]
+    (LyCORIS' wd_on_output, the default), else per input column."""
+    on_out = dora_scale.shape[0] == base.shape[0] and dora_scale.dim() > 1 and dora_scale.shape[1] == 1
+    magnitude = dora_scale.reshape(-1, *[1] * (base.dim() - 1)) if on_out else \
+        dora_scale.reshape(1, -1, *[1] * (base.dim() - 2))
+    return weight_decompose(base + delta, magnitude, 1, on_out, backend="torch") - base
 
 
 def module_delta(kind: str, t: dict[str, torch.Tensor], base: torch.Tensor) -> torch.Tensor:

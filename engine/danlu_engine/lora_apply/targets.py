@@ -40,7 +40,7 @@ def model_targets(model) -> dict[str, Target]:
         if path in ldm:
             names[f"{UNET_PREFIX}.{ldm[path]}".replace(".", "_")] = Target(module, "unet")
     prefixes = text_encoder_prefixes(len(model.text_encoders))
-    for prefix, encoder in zip(prefixes, model.text_encoders):
+    for prefix, encoder in zip(prefixes, model.text_encoders, strict=True):
         renamed = text_encoder_module_names(encoder)
         for path, module in encoder.named_modules():
             if path and _is_layer(module):

@@ -4,9 +4,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..lora_apply.formulas import module_delta
 from ..protocol import EngineError
 from .factors import Factors, LoraFile, refactor
 from .targets import all_layers, default_targets
+
+
+def _module_changes(lora: LoraFile):
+    """(name, delta(base weight)) of every module: LoRA/LoCon from their factors, LoHa/LoKr/IA3/DoRA by the
+    formulas generation applies them with (lora_apply.module_delta; IA3 and DoRA read the base weight)."""
+    for name, f in lora.modules.items():
+        yield name, lambda base, f=f: f.delta()
+    for name, (kind, tensors) in lora.other.items():
+        yield name, lambda base, kind=kind, tensors=tensors: module_delta(kind, tensors, base)
 
 
 def bake(layers: dict[str, nn.Module], loras: list[tuple[str, LoraFile, float]]) -> int:
@@ -14,17 +24,22 @@ def bake(layers: dict[str, nn.Module], loras: list[tuple[str, LoraFile, float]])
     right size (a LoRA for another model is an error, never a silent no-op). Returns the layers changed."""
     changed = set()
     for path, lora, weight in loras:
-        unknown = [name for name in lora.modules if name not in layers]
+        names = [*lora.modules, *lora.other]
+        unknown = [name for name in names if name not in layers]
         if unknown:
-            raise EngineError("BAD_MODEL", f"{path}: {len(unknown)} of {len(lora.modules)} modules match no layer of "
+            raise EngineError("BAD_LORA", f"LoRA {path}: {len(unknown)} of {len(names)} modules match no layer of "
                               f"the base model (first: {unknown[0]}); is it a LoRA for another architecture?")
         with torch.no_grad():
-            for name, f in lora.modules.items():
+            for name, change in _module_changes(lora):
                 target = layers[name].weight
-                delta = f.delta()
+                try:
+                    delta = change(target.detach().float())
+                except RuntimeError as e:  # factors that do not fit the layer
+                    raise EngineError("BAD_LORA", f"LoRA {path}: module {name} does not fit the base model's "
+                                      f"{tuple(target.shape)} weight ({e})") from e
                 if delta.numel() != target.numel():
-                    raise EngineError("BAD_MODEL", f"{path}: {name} changes a {tuple(delta.shape)} weight, the base "
-                                      f"model's is {tuple(target.shape)}")
+                    raise EngineError("BAD_LORA", f"LoRA {path}: {name} changes a {tuple(delta.shape)} weight, the "
+                                      f"base model's is {tuple(target.shape)}")
                 target.add_(delta.reshape(target.shape).to(target.dtype), alpha=weight)
                 changed.add(name)
     return len(changed)

@@ -1,17 +1,19 @@
 """Kohya LoRA modules as (down, up, alpha) factors: read, multiply out, factor again by SVD, write.
 
 A module's weight change is ``up @ down * alpha / rank`` (convs flattened to [out, in*kh*kw]); alpha
-missing or 0 means alpha = rank. Only plain LoRA/LoCon modules (lora_down/lora_up) can be resized or
-merged; other kinds (LoHa, LoKr, ...) are refused by name.
+missing or 0 means alpha = rank. Only plain LoRA/LoCon modules (lora_down/lora_up) have factors to resize
+or merge; the other kinds (LoHa, LoKr, IA3, DoRA) are kept as their tensors, whose full change lora_apply's
+``module_delta`` computes (what bake adds), and resize/merge refuse them by kind.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from safetensors import safe_open
 
+from ..lora_apply.formulas import kind_of
 from ..protocol import EngineError
 
 LORA_SUFFIXES = ("lora_down.weight", "lora_up.weight", "alpha")
@@ -48,35 +50,67 @@ class LoraFile:
     modules: dict[str, Factors]
     metadata: dict[str, str]
     dtype: torch.dtype  # of the lora_down weights (what "keep the precision" keeps)
+    # LoHa, LoKr, IA3 and DoRA modules: name -> (kind, tensors by suffix), their change via module_delta
+    other: dict[str, tuple[str, dict[str, torch.Tensor]]] = field(default_factory=dict)
+
+    def other_kinds(self) -> list[str]:
+        """The other modules' kinds as people name them: LoHa, LoKr, IA3, DoRA, LoCon (Tucker)."""
+        return sorted({_label(kind, t) for kind, t in self.other.values()})
+
+
+def _label(kind: str, t: dict[str, torch.Tensor]) -> str:
+    if "dora_scale" in t:
+        return "DoRA"
+    if "lora_mid.weight" in t:
+        return "LoCon (Tucker)"
+    return {"loha": "LoHa", "lokr": "LoKr", "ia3": "IA3"}.get(kind, kind)
 
 
 def read_lora(path: str) -> LoraFile:
-    """A kohya LoRA file as float32 factors per module name; BAD_MODEL for other kinds of network."""
-    with safe_open(path, "pt") as f:
-        metadata = dict(f.metadata() or {})
-        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    """A kohya-named LoRA/LyCORIS file: LoRA/LoCon modules as float32 factors, the other kinds as tensors.
+    BAD_LORA names the file and what is wrong with it."""
+    try:
+        with safe_open(path, "pt") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except Exception as e:  # noqa: BLE001 - any parse failure is the same user error
+        raise EngineError("BAD_LORA", f"LoRA {path} is not a readable .safetensors file: {e}") from e
     foreign = next((k for k in tensors if not k.startswith(("lora_unet_", "lora_te"))), None)
     if foreign is not None:
-        raise EngineError("BAD_MODEL", f"{path}: {foreign} is not a kohya LoRA key; rewrite the file with "
+        raise EngineError("BAD_LORA", f"LoRA {path}: {foreign} is not a kohya LoRA key; rewrite the file with "
                           "`danlu lora convert FILE OUT --to kohya` first")
-    names = sorted({key.split(".", 1)[0] for key in tensors})
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        name, _, suffix = key.partition(".")
+        groups.setdefault(name, {})[suffix] = value
     modules: dict[str, Factors] = {}
+    other: dict[str, tuple[str, dict[str, torch.Tensor]]] = {}
     dtype = torch.float32
-    for name in names:
-        down, up = tensors.get(f"{name}.lora_down.weight"), tensors.get(f"{name}.lora_up.weight")
-        extra = [k for k in tensors if k.startswith(name + ".") and k[len(name) + 1:] not in LORA_SUFFIXES]
-        if down is None or up is None or extra:
-            what = extra[0] if extra else f"{name} (no lora_down/lora_up pair)"
-            raise EngineError("BAD_MODEL", f"{path}: {what} is not a plain LoRA module; only kohya LoRA/LoCon "
-                              "files (lora_down/lora_up/alpha) can be resized, merged, baked")
-        dtype = down.dtype
-        alpha_tensor = tensors.get(f"{name}.alpha")
-        alpha = float(alpha_tensor.item()) if alpha_tensor is not None else 0.0
-        rank = int(down.shape[0])
-        modules[name] = Factors(down.float(), up.float(), alpha if alpha else float(rank))
-    if not modules:
-        raise EngineError("BAD_MODEL", f"{path} has no LoRA modules")
-    return LoraFile(modules, metadata, dtype)
+    for name, t in sorted(groups.items()):
+        kind = kind_of(set(t))
+        if kind is None:
+            raise EngineError("BAD_LORA", f"LoRA {path}: module {name} has tensors {sorted(t)}, which are no "
+                              "LoRA, LoCon, LoHa, LoKr, IA3 or DoRA module")
+        dtype = next(v.dtype for k, v in t.items() if k != "alpha")
+        if kind != "lora" or "dora_scale" in t or "lora_mid.weight" in t:
+            other[name] = (kind, t)  # module_delta's kind: a DoRA or Tucker LoCon is "lora" with more tensors
+            continue
+        extra = [k for k in t if k not in LORA_SUFFIXES]
+        if extra:
+            raise EngineError("BAD_LORA", f"LoRA {path}: module {name} has the unknown tensor {extra[0]}")
+        alpha = float(t["alpha"].item()) if "alpha" in t else 0.0
+        down, up = t["lora_down.weight"], t["lora_up.weight"]
+        modules[name] = Factors(down.float(), up.float(), alpha if alpha else float(down.shape[0]))
+    if not modules and not other:
+        raise EngineError("BAD_LORA", f"LoRA {path} has no LoRA modules")
+    return LoraFile(modules, metadata, dtype, other)
+
+
+def refuse_other_kinds(path: str, lora: LoraFile, what: str, instead: str) -> None:
+    """BAD_LORA naming the file's non-LoRA kinds when ``what`` (resize, merge) is defined only for LoRA/LoCon."""
+    if lora.other:
+        raise EngineError("BAD_LORA", f"LoRA {path} is a {'/'.join(lora.other_kinds())} network: {what} is defined "
+                          f"only for plain LoRA/LoCon factors; {instead}")
 
 
 def factor_tensors(modules: dict[str, Factors]) -> dict[str, torch.Tensor]:

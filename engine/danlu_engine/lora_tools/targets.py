@@ -6,7 +6,13 @@ from torch import nn
 
 from ..models.ldm_keys import UnetLayout, unet_ldm_path
 from ..network import clip_file_path
-from ..network.lora import TEXT_ENCODER_TARGET_BLOCKS, UNET_PREFIX, UNET_TARGET_BLOCKS, find_targets, text_encoder_prefixes
+from ..network.lora import (
+    TEXT_ENCODER_TARGET_BLOCKS,
+    UNET_PREFIX,
+    UNET_TARGET_BLOCKS,
+    find_targets,
+    text_encoder_prefixes,
+)
 
 
 def _unet_rename(unet: nn.Module, arch: str):
@@ -25,7 +31,7 @@ def all_layers(unet: nn.Module, text_encoders: list[nn.Module], arch: str) -> di
             file_path = rename(path)
             if file_path is not None:
                 out[f"{UNET_PREFIX}.{file_path}".replace(".", "_")] = module
-    for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders))):
+    for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders)), strict=True):
         to_file = clip_file_path(encoder) or (lambda path: path)
         for path, module in encoder.named_modules():
             if isinstance(module, nn.Linear) and path:
@@ -38,6 +44,6 @@ def default_targets(unet: nn.Module, text_encoders: list[nn.Module], arch: str, 
     rename = _unet_rename(unet, arch) if arch == "sdxl" else None
     targets = find_targets(unet, UNET_TARGET_BLOCKS, UNET_PREFIX, rename)
     if with_text:
-        for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders))):
+        for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders)), strict=True):
             targets += find_targets(encoder, TEXT_ENCODER_TARGET_BLOCKS, prefix, clip_file_path(encoder))
     return {t.lora_name: t.module for t in targets}

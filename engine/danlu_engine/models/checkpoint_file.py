@@ -161,7 +161,9 @@ def open_checkpoint(path: str) -> CheckpointFile:
     if not os.path.exists(path):
         raise EngineError("FILE_NOT_FOUND", f"model file not found: {path}")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":  # a torch zip archive, or a legacy raw pickle
+        head = f.read(9)
+    # safetensors: an 8-byte header length, then the JSON header. Its length's low byte can be 0x80 or "PK"
+    # (1 file in 256), so a "{" after it decides first.
+    if head[8:9] != b"{" and (head[:2] == b"PK" or head[:1] == b"\x80"):  # a torch zip, or a legacy raw pickle
         return _normalise_legacy_clip_names(read_ckpt(path))
     return _normalise_legacy_clip_names(read_safetensors_header(path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from functools import lru_cache
+from functools import cache
 
 CONFIG_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 ARCHS = ("sd15", "sd2", "sdxl")
@@ -27,7 +27,7 @@ def variant_for(arch: str, v_prediction: bool) -> str:
     raise ValueError(f"unknown arch {arch!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(variant: str, component: str) -> dict:
     with open(os.path.join(CONFIG_ROOT, variant, component + ".json"), encoding="utf-8") as f:
         return json.load(f)
@@ -71,8 +71,13 @@ def tiny_text_config(arch: str, index: int, base: dict) -> dict:
             "num_attention_heads": text_heads(hidden)}
 
 
-def tiny_configs(arch: str) -> dict[str, dict]:
-    """Component name -> config for a tiny model of ``arch`` (epsilon prediction)."""
+INPAINT_PIPELINES = {"sd15": "StableDiffusionInpaintPipeline", "sd2": "StableDiffusionInpaintPipeline",
+                     "sdxl": "StableDiffusionXLInpaintPipeline"}
+
+
+def tiny_configs(arch: str, inpainting: bool = False) -> dict[str, dict]:
+    """Component name -> config for a tiny model of ``arch`` (epsilon prediction); inpainting: a 9-channel
+    UNet input (latents, mask, masked-image latents) and the inpainting pipeline class."""
     variant = variant_for(arch, False)
     components = ["unet", "vae", "text_encoder", "scheduler", "model_index"]
     if arch == "sdxl":
@@ -88,6 +93,9 @@ def tiny_configs(arch: str) -> dict[str, dict]:
         out["unet"]["projection_class_embeddings_input_dim"] = 6 * out["unet"]["addition_time_embed_dim"] + te2_projection
     out["vae"].update(block_out_channels=TINY_VAE_WIDTHS, norm_num_groups=norm_groups(TINY_VAE_WIDTHS),
                       sample_size=TINY_SAMPLE_SIZE * 8)
+    if inpainting:
+        out["unet"]["in_channels"] = 9
+        out["model_index"]["_class_name"] = INPAINT_PIPELINES[arch]
     out["text_encoder"] = tiny_text_config(arch, 0, out["text_encoder"])
     if arch == "sdxl":
         out["text_encoder_2"] = tiny_text_config(arch, 1, out["text_encoder_2"])

@@ -2,7 +2,8 @@
 
 Errors: a LoRA or an embedding given as a base model and a lone VAE are BAD_MODEL (wrong kind of file);
 other diffusion architectures (SD3, Flux, Stable Cascade, ...), SDXL refiners and inpainting UNets are
-UNSUPPORTED_ARCH, naming what the file looks like.
+UNSUPPORTED_ARCH, naming what the file looks like. Generation accepts inpainting UNets (9 input channels:
+latents, mask, masked-image latents) with ``inpainting_ok``; training never does.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..protocol import EngineError
 from .checkpoint_file import CheckpointFile
 
 UNET = "model.diffusion_model."
+INPAINT_CHANNELS = 9  # an inpainting UNet's input: 4 latent + 1 mask + 4 masked-image latent channels
 VAE = "first_stage_model."
 # arch -> [(text encoder prefix, layout)]; layout "clip" = transformers CLIPTextModel as is, "open_clip" = OpenCLIP
 TEXT_ENCODERS = {
@@ -41,7 +43,10 @@ FOREIGN_MARKERS = (
     ("edm_mean", "Playground v2.5"),
 )
 V_PRED_NAME_HINT = re.compile(r"768-v|v[-_]?pred", re.IGNORECASE)
-LORA_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1", ".lokr_w1", ".oft_blocks", "lora_unet_", "lora_te")
+LORA_MARKERS = (
+    *(".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1", ".lokr_w1", ".oft_blocks"),
+    *("lora_unet_", "lora_te"),
+)
 
 
 def _lora_error(path: str, keys: list[str]) -> EngineError:
@@ -60,8 +65,9 @@ def _foreign_arch(keys: list[str]) -> str | None:
     return None
 
 
-def detect_single_file_arch(path: str, shapes: dict[str, tuple[int, ...]]) -> str:
-    """"sd15" | "sd2" | "sdxl" for an LDM-layout checkpoint, else EngineError BAD_MODEL / UNSUPPORTED_ARCH."""
+def detect_single_file_arch(path: str, shapes: dict[str, tuple[int, ...]], inpainting_ok: bool = False) -> str:
+    """"sd15" | "sd2" | "sdxl" for an LDM-layout checkpoint, else EngineError BAD_MODEL / UNSUPPORTED_ARCH.
+    inpainting_ok: a 9-input-channel (inpainting) UNet is accepted too."""
     keys = list(shapes)
     has_unet = any(k.startswith(UNET) for k in keys)
     if not has_unet and any(m in k for k in keys for m in LORA_MARKERS):
@@ -72,7 +78,7 @@ def detect_single_file_arch(path: str, shapes: dict[str, tuple[int, ...]]) -> st
     if not has_unet:
         raise EngineError("BAD_MODEL", f"{path} is not a Stable Diffusion checkpoint: {_what_else(keys)}")
     in_channels = shapes.get(UNET + "input_blocks.0.0.weight", (0, 4))[1]
-    if in_channels != 4:
+    if in_channels != 4 and not (in_channels == INPAINT_CHANNELS and inpainting_ok):
         kind = {9: "an inpainting model", 8: "an instruct-pix2pix model", 7: "an upscaler"}.get(in_channels, "a model")
         raise EngineError("UNSUPPORTED_ARCH", f"{path} looks like {kind} ({in_channels} UNet input channels); "
                           "danlu trains LoRAs on text-to-image base models (4 input channels)")

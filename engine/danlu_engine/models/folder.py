@@ -10,6 +10,7 @@ from ..protocol import EngineError
 
 SD_PIPELINES = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline")
 SDXL_PIPELINES = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
+INPAINT_PIPELINES = {"StableDiffusionInpaintPipeline": "sd", "StableDiffusionXLInpaintPipeline": "sdxl"}
 FOREIGN_PIPELINES = {
     "StableDiffusion3": "Stable Diffusion 3", "Flux": "Flux", "StableCascade": "Stable Cascade",
     "PixArt": "PixArt", "Kandinsky": "Kandinsky", "HunyuanDiT": "Hunyuan-DiT", "AuraFlow": "AuraFlow",
@@ -31,18 +32,22 @@ def read_json(path: str) -> dict:
     return data
 
 
-def folder_arch(folder: str) -> str:
-    """"sd15" | "sd2" | "sdxl" for a diffusers folder, from model_index.json and the UNet config."""
+def folder_arch(folder: str, inpainting_ok: bool = False) -> str:
+    """"sd15" | "sd2" | "sdxl" for a diffusers folder, from model_index.json and the UNet config.
+    inpainting_ok: an inpainting pipeline (UNet with 9 input channels) is accepted too."""
     index_path = os.path.join(folder, "model_index.json")
     if not os.path.isfile(index_path):
         raise EngineError("BAD_MODEL", f"{folder} is a folder but not a diffusers model (no model_index.json); "
                           "give a .safetensors checkpoint or a diffusers model folder")
     pipeline = str(read_json(index_path).get("_class_name", ""))
+    inpainting = inpainting_ok and pipeline in INPAINT_PIPELINES
+    if inpainting:
+        pipeline = SDXL_PIPELINES[0] if INPAINT_PIPELINES[pipeline] == "sdxl" else SD_PIPELINES[0]
     for marker, name in FOREIGN_PIPELINES.items():
         if marker in pipeline:
             raise EngineError("UNSUPPORTED_ARCH", f"{folder} holds {name} ({pipeline}); danlu trains SD1.x, SD2.x and SDXL LoRAs")
     unet = read_json(os.path.join(folder, "unet", "config.json"))
-    if unet.get("in_channels", 4) != 4:
+    if unet.get("in_channels", 4) != (9 if inpainting else 4):
         raise EngineError("UNSUPPORTED_ARCH", f"{folder}: UNet with {unet['in_channels']} input channels (inpainting?)")
     if pipeline in SDXL_PIPELINES:
         if not os.path.isdir(os.path.join(folder, "text_encoder")):

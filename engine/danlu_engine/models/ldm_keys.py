@@ -42,7 +42,7 @@ class UnetLayout:
     up_block_has_attention: tuple[bool, ...]
 
     @classmethod
-    def from_config(cls, config: dict) -> "UnetLayout":
+    def from_config(cls, config: dict) -> UnetLayout:
         return cls(config["layers_per_block"], tuple("CrossAttn" in t for t in config["up_block_types"]))
 
 

@@ -9,7 +9,8 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 
 from ..protocol import EngineError
 from ..tokenizer import tokenizers_for
-from . import build, configs, folder as folder_mod
+from . import build, configs
+from . import folder as folder_mod
 from .checkpoint_file import open_checkpoint
 from .detect import detect_single_file_arch, single_file_v_prediction
 from .single_file import load_single_file_components
@@ -60,24 +61,25 @@ def _check_arch(path: str, detected: str, requested: str | None) -> str:
 
 
 def load_base_model(path: str, arch: str | None = None, v_prediction: bool | None = None,
-                    vae_path: str | None = None) -> BaseModel:
+                    vae_path: str | None = None, inpainting_ok: bool = False) -> BaseModel:
     """Load SD1.x / SD2.x / SDXL from a single file (.safetensors; .ckpt through torch's weights-only loader)
     or a diffusers folder. arch None: detect; v_prediction None: detect (see single_file_v_prediction;
-    a folder's scheduler config says it); vae_path: a VAE to use instead of the model's own."""
+    a folder's scheduler config says it); vae_path: a VAE to use instead of the model's own; inpainting_ok:
+    accept an inpainting checkpoint (UNet in_channels 9; generation only)."""
     if arch is not None and arch not in configs.ARCHS:
         raise EngineError("BAD_SPEC", f"arch must be one of {', '.join(configs.ARCHS)}, got {arch!r}")
     path = os.path.abspath(path)
     if not os.path.exists(path):
         raise EngineError("FILE_NOT_FOUND", f"model not found: {path}")
     if os.path.isdir(path):
-        arch = _check_arch(path, folder_mod.folder_arch(path), arch)
+        arch = _check_arch(path, folder_mod.folder_arch(path, inpainting_ok), arch)
         if v_prediction is None:
             v_prediction = folder_mod.folder_prediction_type(path) == "v_prediction"
         modules = folder_mod.load_folder_components(path, arch)
         hashes = ("IsADirectory", "IsADirectory")
     else:
         ckpt = open_checkpoint(path)
-        arch = _check_arch(path, detect_single_file_arch(path, ckpt.shapes), arch)
+        arch = _check_arch(path, detect_single_file_arch(path, ckpt.shapes, inpainting_ok), arch)
         if v_prediction is None:
             v_prediction = single_file_v_prediction(ckpt, arch)
         variant = configs.variant_for(arch, v_prediction)

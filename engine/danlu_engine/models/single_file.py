@@ -13,7 +13,14 @@ from ..protocol import EngineError
 from . import build, derive
 from .checkpoint_file import CheckpointFile
 from .detect import TEXT_ENCODERS, UNET, VAE
-from .ldm_keys import Source, UnetLayout, clip_text_ldm_key, open_clip_text_ldm_key, unet_ldm_path, vae_ldm_key
+from .ldm_keys import (
+    Source,
+    UnetLayout,
+    clip_text_ldm_key,
+    open_clip_text_ldm_key,
+    unet_ldm_path,
+    vae_ldm_key,
+)
 
 COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
 OPEN_CLIP_LOGIT_SCALE = 4.6052  # ln(100): CLIP's learned temperature, stored by OpenCLIP, unused by SD
@@ -73,7 +80,9 @@ def load_component(ckpt: CheckpointFile, name: str, arch: str, module: torch.nn.
     module.load_state_dict(state, strict=True, assign=True)
 
 
-def load_single_file_components(ckpt: CheckpointFile, arch: str, variant: str, with_vae: bool = True) -> dict[str, torch.nn.Module]:
+def load_single_file_components(
+    ckpt: CheckpointFile, arch: str, variant: str, with_vae: bool = True
+) -> dict[str, torch.nn.Module]:
     """Component name -> module, configs derived from the checkpoint's shapes (with_vae False: skip the VAE,
     one is given separately, and the file may have none)."""
     shapes = ckpt.shapes

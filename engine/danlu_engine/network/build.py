@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .adapter import Adapter
-from .lora import LoRANetwork, LoRAModule
+from .lora import LoRAModule, LoRANetwork
 from .lycoris_modules import IA3Module, LoHaModule, LoKrModule
 from .targets import UNET_PREFIX, NetworkOptions, Target, find_targets, text_encoder_prefixes
 
@@ -41,7 +41,7 @@ def _targets(unet, text_encoders, opts: NetworkOptions, unet_rename) -> tuple[li
     unet_targets = find_targets(unet, UNET_PREFIX, opts, True, unet_rename) if opts.train_unet else []
     text_targets: list[Target] = []
     if opts.train_text_encoder:
-        for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders))):
+        for encoder, prefix in zip(text_encoders, text_encoder_prefixes(len(text_encoders)), strict=True):
             text_targets += find_targets(encoder, prefix, opts, False, clip_file_path(encoder))
     return unet_targets, text_targets
 
@@ -115,7 +115,8 @@ def _layers_by_name(unet, text_encoders, unet_rename) -> dict[str, tuple[nn.Modu
     """Every Linear/Conv2d under its file name (prefix + path), with whether it is in the UNet."""
     layers: dict[str, tuple[nn.Module, bool]] = {}
     roots = [(unet, UNET_PREFIX, unet_rename, True)]
-    roots += [(e, p, clip_file_path(e), False) for e, p in zip(text_encoders, text_encoder_prefixes(len(text_encoders)))]
+    prefixes = text_encoder_prefixes(len(text_encoders))
+    roots += [(e, p, clip_file_path(e), False) for e, p in zip(text_encoders, prefixes, strict=True)]
     for root, prefix, rename, is_unet in roots:
         for path, module in root.named_modules():
             if isinstance(module, (nn.Linear, nn.Conv2d)):

@@ -1,17 +1,26 @@
 """Kohya-format LoRA (and LoCon/DoRA) modules and the network that holds the adapters of one run.
 
-Facts from kohya-ss/sd-scripts networks/lora.py (read, not copied; targets: targets.py): down is Kaiming-uniform (a=sqrt(5)), up is zeros, so a new network changes nothing; the
-output is ``base(x) + up(down(x)) * multiplier * alpha / dim``. Names are ``{prefix}_{path with _}``.
+Facts from kohya-ss/sd-scripts networks/lora.py (read, not copied; targets: targets.py): down is
+Kaiming-uniform (a=sqrt(5)), up is zeros, so a new network changes nothing; the output is
+``base(x) + up(down(x)) * multiplier * alpha / dim``. Names are ``{prefix}_{path with _}``.
 """
 from __future__ import annotations
 
 import math
 
 import torch
+from lycoris.functional import locon as lycoris_locon
 from torch import nn
 
 from .adapter import Adapter, WeightDecompose, drop_rows
-from .targets import TEXT_ENCODER_TARGET_BLOCKS, TRANSFORMER_BLOCKS, UNET_PREFIX, NetworkOptions, Target, text_encoder_prefixes
+from .targets import (
+    TEXT_ENCODER_TARGET_BLOCKS,
+    TRANSFORMER_BLOCKS,
+    UNET_PREFIX,
+    NetworkOptions,
+    Target,
+    text_encoder_prefixes,
+)
 from .targets import find_targets as _find_targets
 
 UNET_TARGET_BLOCKS = TRANSFORMER_BLOCKS
@@ -52,7 +61,7 @@ class LoRAModule(Adapter):
         else:
             self.lora_down = nn.Linear(base.in_features, dim, bias=False)
             self.lora_up = nn.Linear(dim, base.out_features, bias=False)
-        alpha = float(dim if not alpha else alpha)  # alpha 0 means "no scaling", as in sd-scripts
+        alpha = float(alpha or dim)  # alpha 0 means "no scaling", as in sd-scripts
         self.register_buffer("alpha", torch.tensor(alpha))
         self.scale = alpha / dim
         nn.init.kaiming_uniform_(self.lora_down.weight, a=math.sqrt(5))
@@ -81,11 +90,10 @@ class LoRAModule(Adapter):
         return self.lora_up(lx) * (self.multiplier * scale)
 
     def weight_change(self) -> torch.Tensor:
-        up = self.lora_up.weight.reshape(self.lora_up.weight.shape[0], -1)
-        down = self.lora_down.weight.reshape(self.dim, -1)
-        if self.tucker:
-            return torch.einsum("i j ..., i p, j r -> p r ...", self.lora_mid.weight, up.T, down)
-        return (up @ down).reshape(self.base_shape)
+        """up @ down (through the Tucker core) as one weight, lycoris-lora's locon diff_weight (DoRA's path)."""
+        mid = self.lora_mid.weight if self.tucker else None
+        change = lycoris_locon.diff_weight(self.lora_down.weight, self.lora_up.weight, mid, gamma=1.0, backend="torch")
+        return change.reshape(self.base_shape)
 
     def _dora_change(self, x: torch.Tensor) -> torch.Tensor:
         diff = self.weight_change().reshape(self.base_shape) * self.scale

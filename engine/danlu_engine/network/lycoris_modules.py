@@ -1,6 +1,9 @@
 """LyCORIS LoHa, LoKr and IA3 modules: key names, shapes and initialisation as LyCORIS writes them.
 
-Facts from KohakuBlueleaf/LyCORIS lycoris/modules/{loha,lokr,ia3}.py and functional/ (read, not copied):
+The weight changes are lycoris-lora's functional maths (lycoris.functional loha.diff_weight, lokr.kron_weight,
+factorization); these classes are danlu's Adapter around them (hooking, dropouts, file keys), for the reasons
+docs/ARCHITECTURE.md gives. tests/test_lycoris_reference.py holds files and outputs to the package's.
+Facts from KohakuBlueleaf/LyCORIS lycoris/modules/{loha,lokr,ia3}.py:
 - LoHa: dW = (w1_a @ w1_b) * (w2_a @ w2_b) * alpha/dim; a conv's in side is in*kh*kw; with use_tucker on a
   k x k conv, w*_a is [dim, out], w*_b is [dim, in] and t1/t2 [dim, dim, kh, kw] rebuild the kernel.
   Init: w1_b ~ N(0, 1), w1_a ~ N(0, 0.1), w2_b ~ N(0, 1), w2_a = 0, t ~ N(0, 0.1).
@@ -16,28 +19,15 @@ from __future__ import annotations
 import math
 
 import torch
+from lycoris.functional import factorization
+from lycoris.functional import loha as lycoris_loha
+from lycoris.functional import lokr as lycoris_lokr
 from torch import nn
 
 from .adapter import Adapter, drop_rows
 
-
-def factorization(dimension: int, factor: int = -1) -> tuple[int, int]:
-    """(m, n) with m * n = dimension, m <= n: m = factor when it divides, else the most balanced m <= factor."""
-    if factor > 0 and dimension % factor == 0:
-        m, n = factor, dimension // factor
-        return (n, m) if m > n else (m, n)
-    limit = dimension if factor < 0 else factor
-    m, n = 1, dimension
-    length = m + n  # fixed, as LyCORIS has it
-    while m < n:
-        candidate = m + 1
-        while dimension % candidate:
-            candidate += 1
-        other = dimension // candidate
-        if candidate + other > length or candidate > limit:
-            break
-        m, n = candidate, other
-    return (n, m) if m > n else (m, n)
+__all__ = ["IA3Module", "LoHaModule", "LoKrModule", "factorization"]
+ONE = torch.tensor(1.0)  # LoHa's autograd function saves its scale for backward: a tensor; the scale is applied after
 
 
 def _kaiming(t: torch.Tensor) -> None:
@@ -45,7 +35,7 @@ def _kaiming(t: torch.Tensor) -> None:
 
 
 def _alpha(dim: int, alpha: float) -> float:
-    return float(dim if not alpha else alpha)  # alpha 0 means dim (no scaling), as LyCORIS reads it
+    return float(alpha or dim)  # alpha 0 means dim (no scaling), as LyCORIS reads it
 
 
 class _WeightAdapter(Adapter):
@@ -93,12 +83,10 @@ class LoHaModule(_WeightAdapter):
         nn.init.zeros_(self.hada_w2_a)
 
     def weight_change(self) -> torch.Tensor:
-        if self.tucker:
-            rebuild = "i j ..., j r, i p -> p r ..."  # t [dim, dim, k, k], b [dim, in], a [dim, out]
-            w1 = torch.einsum(rebuild, self.hada_t1, self.hada_w1_b, self.hada_w1_a)
-            w2 = torch.einsum(rebuild, self.hada_t2, self.hada_w2_b, self.hada_w2_a)
-            return w1 * w2
-        return (self.hada_w1_a @ self.hada_w1_b) * (self.hada_w2_a @ self.hada_w2_b)
+        # the package's down factors are hada_w*_b, its up factors hada_w*_a; "torch": its plain-PyTorch body
+        tucker = (self.hada_t1, self.hada_t2) if self.tucker else (None, None)
+        return lycoris_loha.diff_weight(self.hada_w1_b, self.hada_w1_a, self.hada_w2_b, self.hada_w2_a, *tucker,
+                                        gamma=ONE.to(self.hada_w1_b), backend="torch")
 
     def file_tensors(self) -> dict[str, torch.Tensor]:
         names = ["hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b"] + (["hada_t1", "hada_t2"] if self.tucker else [])
@@ -147,15 +135,10 @@ class LoKrModule(_WeightAdapter):
             self.scale = 1.0
 
     def weight_change(self) -> torch.Tensor:
-        w1 = self.lokr_w1 if self.use_w1 else self.lokr_w1_a @ self.lokr_w1_b
-        if self.use_w2:
-            w2 = self.lokr_w2
-        elif self.tucker:
-            w2 = torch.einsum("i j ..., i p, j r -> p r ...", self.lokr_t2, self.lokr_w2_a, self.lokr_w2_b)
-        else:
-            w2 = self.lokr_w2_a @ self.lokr_w2_b
-        w1 = w1.reshape(*w1.shape, *[1] * (w2.dim() - w1.dim()))
-        return torch.kron(w1, w2.contiguous())
+        w1 = (self.lokr_w1, None, None) if self.use_w1 else (None, self.lokr_w1_a, self.lokr_w1_b)
+        w2 = (self.lokr_w2, None, None) if self.use_w2 else (None, self.lokr_w2_a, self.lokr_w2_b)
+        tucker = self.lokr_t2 if self.tucker else None
+        return lycoris_lokr.kron_weight(*w1, *w2, tucker, scale=1.0, backend="torch")
 
     def file_tensors(self) -> dict[str, torch.Tensor]:
         names = ["lokr_w1"] if self.use_w1 else ["lokr_w1_a", "lokr_w1_b"]

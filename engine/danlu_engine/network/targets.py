@@ -7,7 +7,8 @@ index 0 unused, 1-12 down blocks (3*i + j, samplers at 3*i + 2), 12 mid, 13-24 u
 leaves the layer out.
 lycoris.kohya (KohakuBlueleaf/LyCORIS lycoris/kohya.py, preset "full"): every Linear/Conv2d (subclasses
 too) inside those four block types plus conv_in, conv_out, time_embedding.linear_1/2 (SD1/2: sd-scripts'
-SDXL UNet names them otherwise, so LyCORIS leaves them out there); k x k convs get conv_dim. Text encoders, both: the Linears of CLIPAttention/CLIPMLP.
+SDXL UNet names them otherwise, so LyCORIS leaves them out there); k x k convs get conv_dim. Text
+encoders, both: the Linears of CLIPAttention/CLIPMLP.
 """
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ class LatentSource:
                 end += 1
             chunk = todo[start:end]
             pixels = torch.stack([self._pixels(i, flip) for i, flip in chunk])
-            for key, latent in zip(chunk, self._encode(pixels, None)):
+            for key, latent in zip(chunk, self._encode(pixels, None), strict=True):
                 self.cached[key] = latent
             done, start = done + len(chunk), end
             report(done, len(wanted))
@@ -124,7 +124,7 @@ class LatentSource:
             os.replace(tmp, path)
 
     def batch(self, indices: list[int], flips: list[bool], generator: torch.Generator) -> torch.Tensor:
-        if all((i, f) in self.cached for i, f in zip(indices, flips)):
-            return torch.stack([self.cached[(i, f)] for i, f in zip(indices, flips)])
-        pixels = torch.stack([self._pixels(i, f) for i, f in zip(indices, flips)])
+        if all((i, f) in self.cached for i, f in zip(indices, flips, strict=True)):
+            return torch.stack([self.cached[(i, f)] for i, f in zip(indices, flips, strict=True)])
+        pixels = torch.stack([self._pixels(i, f) for i, f in zip(indices, flips, strict=True)])
         return self._encode(pixels, generator)

@@ -1,7 +1,8 @@
 """The training loop: optimizer steps over the plan, with progress, saves, samples and cancellation.
 
-Optimizer step k (1-based) runs micro-batches (k-1)*A .. k*A-1 of the whole plan (A = gradient
-accumulation steps), so a resumed run knows exactly which micro-batches are already done.
+An optimizer step takes N x A consecutive micro-batches of one epoch (N = processes, A = gradient
+accumulation steps; an epoch's last step takes what is left), as the TypeScript plan counts them and
+sd-scripts' dataloader ends an epoch; so a resumed run knows exactly which micro-batches are already done.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .. import cancel
 from ..protocol import EngineError, emit
 from ..spec import BatchSpec, TrainSpec
 from . import distributed
+from .optimizers import evaluation_weights, start_training
 from .outputs import (
     Saver,
     epoch_file,
@@ -26,7 +28,6 @@ from .outputs import (
     step_file,
     step_state_dir,
 )
-from .optimizers import evaluation_weights, start_training
 from .pivotal import PivotalTuner
 from .state import TrainState, save_state
 from .validate import Validator
@@ -40,7 +41,7 @@ class Run:
     spec: TrainSpec
     device: torch.device
     network: torch.nn.Module
-    loss_of: Callable[[BatchSpec, int], torch.Tensor]
+    loss_of: Callable[[BatchSpec, int], torch.Tensor]  # several processes: through DDP (distributed.wrap)
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler | None
@@ -52,11 +53,15 @@ class Run:
 
 
 def optimizer_steps(spec: TrainSpec) -> list[list[MicroBatch]]:
-    flat: list[MicroBatch] = []
+    """Each step's micro-batches: (epoch, index in the whole plan, batch)."""
+    size = spec.training.gradient_accumulation_steps * spec.training.num_processes
+    steps: list[list[MicroBatch]] = []
+    first = 0
     for e, batches in enumerate(spec.epochs):
-        flat += [(e + 1, len(flat) + j, b) for j, b in enumerate(batches)]
-    size = spec.training.gradient_accumulation_steps
-    return [flat[i : i + size] for i in range(0, len(flat), size)]
+        epoch = [(e + 1, first + j, b) for j, b in enumerate(batches)]
+        steps += [epoch[i : i + size] for i in range(0, len(epoch), size)]
+        first += len(batches)
+    return steps
 
 
 class StepTimer:
@@ -77,19 +82,22 @@ class StepTimer:
 
 
 def _step(run: Run, group: list[MicroBatch], step: int) -> float:
-    """Forward/backward every micro-batch of the group (this rank's share of it), then one optimizer step;
-    returns the mean loss over the whole group (distributed.py: why the sums equal one process's)."""
+    """Forward/backward this rank's share of the group, then one optimizer step; returns the mean loss over
+    the whole group (distributed.py: why the ranks' mean gradient equals one process's)."""
     total = torch.zeros((), device=run.device)
-    for _, index, batch in distributed.share(group):
-        loss = run.loss_of(batch, index)
-        total = total + loss.detach()
-        scaled = loss / len(group)
-        (run.scaler.scale(scaled) if run.scaler else scaled).backward()
+    mine = distributed.share(group)
+    per_rank = len(group) / distributed.world_size()  # one process: the group's size, as accumulation divides
+    for k, (_, index, batch) in enumerate(mine or [(0, -1, None)]):  # None: a zero loss, for the all-reduce
+        with distributed.no_sync(run.loss_of, last=k == len(mine) - 1 or not mine):
+            loss = run.loss_of(batch, index)
+            total = total + loss.detach()
+            scaled = loss / per_rank
+            (run.scaler.scale(scaled) if run.scaler else scaled).backward()
     params = [p for g in run.optimizer.param_groups for p in g["params"]]
     if distributed.world_size() > 1:
         total = distributed.sum_across(total)
-        pivotal_params = [p for g in run.pivotal.optimizer.param_groups for p in g["params"]] if run.pivotal else []
-        distributed.sum_gradients(params + pivotal_params)
+        if run.pivotal:  # the token rows are outside DDP's module
+            distributed.average_gradients([p for g in run.pivotal.optimizer.param_groups for p in g["params"]])
     if run.scaler:
         run.scaler.unscale_(run.optimizer)
     if run.spec.optimizer.max_grad_norm > 0:
@@ -117,8 +125,8 @@ def _step(run: Run, group: list[MicroBatch], step: int) -> float:
 def _save_state(run: Run, folder_name: str, epoch: int, step: int) -> str:
     path = run.saver.path(folder_name)
     extra = run.pivotal.save_state if run.pivotal else None
-    save_state(path, run.network, run.optimizer, run.scheduler, run.scaler, TrainState(epoch, step, run.fingerprint),
-               extra)
+    state = TrainState(epoch, step, run.fingerprint, run.spec.run_record)
+    save_state(path, run.network, run.optimizer, run.scheduler, run.scaler, state, extra)
     run.saver.record_state(path, epoch, step)
     return path
 

@@ -31,5 +31,5 @@ class MaskSource:
         if all(m is None for m in masks):
             return None
         ones = torch.ones(1, *size)
-        stacked = [ones if m is None else (m.flip(-1) if flip else m) for m, flip in zip(masks, flips)]
+        stacked = [ones if m is None else (m.flip(-1) if flip else m) for m, flip in zip(masks, flips, strict=True)]
         return torch.stack(stacked).to(device)

@@ -1,15 +1,17 @@
-"""Learning-rate schedules with warmup (optimizers: optimizers.py).
+"""Learning-rate schedules with warmup (optimizers: optimizers.py), from diffusers.optimization.
 
-Schedules follow the shapes of diffusers' get_scheduler (which sd-scripts uses): a linear warmup over
-``warmup_steps`` optimizer steps, then the named decay over the remaining steps. Each multiplier is a pure
+Every curve is diffusers' get_scheduler's own multiplier (which sd-scripts uses): a linear warmup over
+``warmup_steps`` optimizer steps (the spec holds steps; the TypeScript side turned a ratio into steps), then
+the named decay over the remaining steps. One multiplier per param group: diffusers' polynomial reads
+its start lr from ``optimizer.defaults``, which is not the groups' lrs here, so each group's multiplier is
+taken from get_scheduler on a one-parameter optimizer at that group's lr. Each multiplier is a pure
 function of the step, so a resumed run (LambdaLR restores its step count) continues the same curve: a
-cosine_with_restarts run resumed past a restart goes on with the next cycle instead of starting over, and
-reaches its last cycle's low point only at the run's end. ``adafactor`` (sd-scripts' ``adafactor:<lr>``)
-reports the lr that Adafactor's relative step computes itself.
+cosine_with_restarts run resumed past a restart goes on with the next cycle instead of starting over.
+``constant`` with a warmup is constant_with_warmup (diffusers' constant ignores the warmup). ``adafactor``
+(sd-scripts' ``adafactor:<lr>``) reports the lr that Adafactor's relative step computes itself.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -18,40 +20,30 @@ from ..protocol import EngineError
 from ..spec import OptimizerSpec, SchedulerSpec
 from .optimizers import adafactor_relative_step, build_optimizer  # noqa: F401 - build_optimizer re-exported
 
-
-def _warmup_then(decay: Callable[[float], float], warmup: int, total: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return step / warmup  # diffusers' warmup: the first step runs at lr 0
-        progress = (step - warmup) / max(1, total - warmup)
-        return decay(min(1.0, progress))
-
-    return factor
-
-
 POLYNOMIAL_LR_END = 1e-7  # diffusers' default end lr for polynomial (absolute, not a ratio), which sd-scripts keeps
+SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial")
 
 
 def lr_factor(spec: SchedulerSpec, total_steps: int, base_lr: float | None = None) -> Callable[[int], float]:
-    """Multiplier on a group's base lr for the optimizer step about to be taken (0-based). ``base_lr``
-    matters for polynomial only: it decays to POLYNOMIAL_LR_END, not to 0 (when base_lr > that end)."""
+    """diffusers' multiplier on a group's base lr for the optimizer step about to be taken (0-based).
+    ``base_lr`` matters for polynomial only: it decays to POLYNOMIAL_LR_END, not to 0 (when base_lr > that end)."""
+    from diffusers.optimization import get_polynomial_decay_schedule_with_warmup, get_scheduler
+
     kind = spec.type
-    if kind in ("constant", "constant_with_warmup"):
-        decay = lambda p: 1.0  # noqa: E731
-    elif kind == "linear":
-        decay = lambda p: 1.0 - p  # noqa: E731
-    elif kind == "cosine":
-        decay = lambda p: 0.5 * (1.0 + math.cos(math.pi * p))  # noqa: E731
-    elif kind == "cosine_with_restarts":
-        cycles = spec.num_cycles
-        decay = lambda p: 0.0 if p >= 1.0 else 0.5 * (1.0 + math.cos(math.pi * ((cycles * p) % 1.0)))  # noqa: E731
-    elif kind == "polynomial":
-        power = spec.power
-        end = POLYNOMIAL_LR_END / base_lr if base_lr and base_lr > POLYNOMIAL_LR_END else 0.0
-        decay = lambda p: (1.0 - end) * (1.0 - p) ** power + end  # noqa: E731
-    else:
+    if kind not in SCHEDULES:
         raise EngineError("BAD_SPEC", f"spec key scheduler.type: unknown scheduler {kind}")
-    return _warmup_then(decay, spec.warmup_steps, total_steps)
+    if kind == "constant" and spec.warmup_steps:
+        kind = "constant_with_warmup"
+    steps = {"num_warmup_steps": spec.warmup_steps, "num_training_steps": total_steps}
+    if kind == "polynomial":  # get_scheduler cannot pass lr_end, and diffusers needs start lr > end lr
+        ends_above = bool(base_lr) and base_lr > POLYNOMIAL_LR_END
+        probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr if ends_above else 1.0)
+        scheduler = get_polynomial_decay_schedule_with_warmup(
+            probe, **steps, lr_end=POLYNOMIAL_LR_END if ends_above else 0.0, power=spec.power)
+    else:
+        probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        scheduler = get_scheduler(kind, probe, **steps, num_cycles=spec.num_cycles)
+    return scheduler.lr_lambdas[0]
 
 
 def build_scheduler(

@@ -4,6 +4,7 @@
 values per optimizer); anything not given keeps the package's own default, as in sd-scripts. AdamW and
 AdamW8bit take weight_decay/betas/eps from the spec's own fields (danlu's defaults there).
 Prodigy and DAdaptAdam estimate the step size themselves: their lr is a multiplier (1.0 by default).
+Lion is lion_pytorch's (the package sd-scripts imports), Lion8bit bitsandbytes'.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import torch
 
 from ..protocol import EngineError
 from ..spec import OptimizerSpec
-from .lion import Lion
 
 # Constructor keywords each optimizer accepts from optimizer_args (mirrors src/config/optimizer-args.ts).
 ACCEPTED_ARGS: dict[str, tuple[str, ...]] = {
@@ -67,6 +67,8 @@ def _construct(spec: OptimizerSpec, groups: list[dict], kwargs: dict, device: to
         # fused: one kernel for all parameters on CUDA (no per-tensor launches, no host syncs).
         return torch.optim.AdamW(groups, **kwargs, fused=device.type == "cuda")
     if kind == "Lion":
+        from lion_pytorch import Lion
+
         return Lion(groups, **kwargs)
     if kind in ("AdamW8bit", "Lion8bit"):
         return _bitsandbytes(kind, groups, kwargs, device)

@@ -98,9 +98,9 @@ class PivotalTuner:
     on_freeze: Callable[[], None] | None = None  # e.g. let the text conditioner cache again
 
     @classmethod
-    def install(cls, spec: PivotalSpec, arch: str, tokenizers, encoders, seed: int) -> "PivotalTuner":
+    def install(cls, spec: PivotalSpec, arch: str, tokenizers, encoders, seed: int) -> PivotalTuner:
         generator = torch.Generator().manual_seed(seed)  # not the global RNG: the LoRA's init stays the same
-        rows = [add_tokens(t, e, spec.tokens, spec.init_word, generator) for t, e in zip(tokenizers, encoders)]
+        rows = [add_tokens(t, e, spec.tokens, spec.init_word, generator) for t, e in zip(tokenizers, encoders, strict=True)]
         params = [r.new_rows for r in rows]
         optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=TEXT_WEIGHT_DECAY)
         return cls(spec, EMBEDDING_KEYS[arch], rows, optimizer, training=spec.train_steps > 0)
@@ -141,7 +141,7 @@ class PivotalTuner:
             self.freeze()
 
     def embeddings(self) -> dict[str, torch.Tensor]:
-        return {k: r.new_rows.detach().float().cpu().clone() for k, r in zip(self.keys, self.rows)}
+        return {k: r.new_rows.detach().float().cpu().clone() for k, r in zip(self.keys, self.rows, strict=True)}
 
     def fingerprint(self, base: str) -> str:
         s = self.spec
@@ -158,7 +158,7 @@ class PivotalTuner:
             raise EngineError("RESUME_MISMATCH", f"the state in {folder} has no pivotal-tuning embeddings")
         saved = load_file(paths[0])
         with torch.no_grad():
-            for key, r in zip(self.keys, self.rows):
+            for key, r in zip(self.keys, self.rows, strict=True):
                 r.new_rows.copy_(saved[key].to(r.new_rows.device))
         self.optimizer.load_state_dict(torch.load(paths[1], map_location="cpu", weights_only=True))
 

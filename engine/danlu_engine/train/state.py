@@ -4,7 +4,7 @@ Layout (sd-scripts names the folder ``{name}-{epoch:06d}-state``; ``train_state.
 ``current_epoch`` and ``current_step`` as there):
   network.safetensors   the LoRA weights in float32, kohya keys
   optimizer.pt, scheduler.pt, scaler.pt, rng.pt   torch.save dicts (read back with weights_only=True)
-  train_state.json      {current_epoch, current_step, fingerprint}
+  train_state.json      {current_epoch, current_step, fingerprint, run}
 The folder is written under a temporary name and renamed, so a half-written state never looks whole.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ class TrainState:
     current_epoch: int
     current_step: int
     fingerprint: str
+    run: dict | None = None  # the spec's run_record, kept for TypeScript's resume check
 
 
 def rng_states() -> dict:
@@ -90,7 +91,8 @@ def read_train_state(folder: str) -> TrainState:
         raise EngineError("RESUME_MISMATCH", f"{folder} is not a training state folder (no {STATE_FILE})")
     with open(path, encoding="utf-8") as f:
         raw = json.load(f)
-    return TrainState(int(raw["current_epoch"]), int(raw["current_step"]), str(raw.get("fingerprint", "")))
+    return TrainState(int(raw["current_epoch"]), int(raw["current_step"]), str(raw.get("fingerprint", "")),
+                      raw.get("run"))
 
 
 def load_state(folder: str, network, optimizer, scheduler, scaler, fingerprint: str) -> TrainState:

@@ -30,6 +30,7 @@ from .noise import (
 )
 
 SEED_STRIDE = 1_000_003  # a prime: (seed, index) pairs map to distinct generator seeds
+DROPOUT_SALT = 0x5EED_D809  # the dropouts' stream is not the noise generators' of the same micro-batch
 
 
 def micro_seed(seed: int, index: int) -> int:
@@ -48,7 +49,7 @@ class NoiseSchedule:
 
     @classmethod
     def from_scheduler(cls, scheduler, device: torch.device, v_prediction: bool,
-                       zero_terminal_snr: bool = False) -> "NoiseSchedule":
+                       zero_terminal_snr: bool = False) -> NoiseSchedule:
         """zero_terminal_snr: train on rescaled betas (the model's own scheduler is left as it is)."""
         alphas = scheduler.alphas_cumprod
         if zero_terminal_snr:
@@ -93,10 +94,20 @@ class MicroBatchLoss:
             return host, host
         return host, torch.Generator(device=self.device).manual_seed(seed)
 
+    def _dropout_rng(self, index: int) -> contextlib.AbstractContextManager:
+        """The network's dropouts draw from torch's global RNG (F.dropout takes no generator). Seeded here by
+        (seed, micro-batch) like the noise, inside fork_rng so no other stream moves: the masks do not depend
+        on what drew before (another rank, a resume, a sample). Gradient checkpointing saves the RNG state at
+        the forward and replays it in the backward pass, so a recomputed layer draws the same masks."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []))
+        torch.manual_seed(micro_seed(self.seed ^ DROPOUT_SALT, index))
+        return stack
+
     def __call__(self, batch: BatchSpec, index: int) -> torch.Tensor:
         host, dev = self._generators(index)
         chosen = torch.rand(len(batch.images), generator=host).tolist()  # host draw: no device sync
-        flips = [self.images[i].flip and r < 0.5 for i, r in zip(batch.images, chosen)]
+        flips = [self.images[i].flip and r < 0.5 for i, r in zip(batch.images, chosen, strict=True)]
         latents = self.latents.batch(batch.images, flips, dev)
         noise, t = self._noise_and_timesteps(latents, host, dev)
         a = self.schedule.sqrt_alpha[t].view(-1, 1, 1, 1)
@@ -104,7 +115,7 @@ class MicroBatchLoss:
         noisy = a * latents + s * noise
         target = a * noise - s * latents if self.schedule.v_prediction else noise
         index_tensor = torch.tensor(batch.images).to(self.device, non_blocking=True)
-        with self.autocast():
+        with self._dropout_rng(index), self.autocast():
             hidden, pooled = self.text(batch.captions)
             extra = {"text_embeds": pooled, "time_ids": self._time_ids(batch.images, flips)} if self.is_sdxl else None
             if self.device.type == "cuda":
@@ -114,7 +125,7 @@ class MicroBatchLoss:
         return self._reduce(pred.float(), target, t, self.weights[index_tensor], mask)
 
     def _time_ids(self, indices: list[int], flips: list[bool]) -> torch.Tensor:
-        return torch.stack([(self.flipped_time_ids if f else self.time_ids)[i] for i, f in zip(indices, flips)])
+        return torch.stack([(self.flipped_time_ids if f else self.time_ids)[i] for i, f in zip(indices, flips, strict=True)])
 
     def _noise_and_timesteps(self, latents: torch.Tensor, host: torch.Generator, dev: torch.Generator):
         o = self.options

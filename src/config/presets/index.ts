@@ -7,6 +7,7 @@ import { CHARACTER } from "./character.ts";
 import { CONCEPT } from "./concept.ts";
 import { FACE_SDXL } from "./face-sdxl.ts";
 import { PERSON } from "./person.ts";
+import { PORTRAIT } from "./portrait.ts";
 import { STYLE } from "./style.ts";
 import type { PresetAdvice, PresetDefinition, PresetGroup, PresetSetting } from "./types.ts";
 
@@ -20,6 +21,7 @@ export const PRESETS: Record<string, PresetDefinition> = {
   style: STYLE,
   concept: CONCEPT,
   "face-sdxl": FACE_SDXL,
+  portrait: PORTRAIT,
 };
 export const PRESET_NAMES = Object.keys(PRESETS);
 

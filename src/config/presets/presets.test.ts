@@ -16,8 +16,8 @@ import { prefer, s, set, wish } from "./types.ts";
 const required = { pretrained_model_name_or_path: "/m.safetensors", train_data_dir: "/d", output_dir: "/o" };
 
 describe("presets", () => {
-  it("are the five the guides describe", () => {
-    expect(PRESET_NAMES).toEqual(["person", "character", "style", "concept", "face-sdxl"]);
+  it("are the five the guides describe, and the portrait service's", () => {
+    expect(PRESET_NAMES).toEqual(["person", "character", "style", "concept", "face-sdxl", "portrait"]);
   });
 
   it.each(PRESET_NAMES)("%s: every setting is valid, resolves, and cites a guide", (name) => {
@@ -46,6 +46,57 @@ describe("presets", () => {
     const face = resolveTrainConfig([required, presetLayer("face-sdxl")]);
     expect([face.sdxl, face.network_dim, face.max_train_steps_per_image]).toEqual([true, 32, 120]);
     expect(resolveTrainConfig([required, presetLayer("character")]).max_train_epochs).toBe(10);
+  });
+
+  it("portrait: a short UNet-only run with guide 004's rank and min-SNR", () => {
+    const resolved = resolvePreset("portrait");
+    expect(resolved.missing).toEqual([]);
+    const config = resolveTrainConfig([required, presetLayer("portrait")]);
+    expect([config.network_dim, config.network_alpha, config.network_train_unet_only]).toEqual([
+      32,
+      32,
+      true,
+    ]);
+    expect([config.optimizer_type, config.unet_lr, config.lr_scheduler, config.min_snr_gamma]).toEqual([
+      "AdamW",
+      2e-4,
+      "cosine",
+      5,
+    ]);
+    expect([config.train_batch_size, config.max_train_steps, config.max_train_steps_per_image]).toEqual([
+      4,
+      400,
+      null,
+    ]);
+    expect([config.cache_latents, config.cache_text_encoder_outputs, config.save_every_n_epochs]).toEqual([
+      true,
+      true,
+      0,
+    ]);
+  });
+
+  it("portrait: resolves for the tiny test model on the CPU (the pipeline's test overrides)", () => {
+    const tiny = {
+      resolution: [64, 64],
+      min_bucket_reso: 64,
+      max_bucket_reso: 128,
+      network_dim: 4,
+      train_batch_size: 2,
+      max_train_epochs: 2,
+      device: "cpu",
+    } as TrainConfigLayer;
+    const config = resolveTrainConfig([required, ...stackWithPreset(presetLayer("portrait"), null, [tiny])]);
+    expect([config.resolution, config.network_dim, config.train_batch_size, config.device]).toEqual([
+      [64, 64],
+      4,
+      2,
+      "cpu",
+    ]);
+    expect([config.max_train_epochs, config.max_train_steps_per_image, config.network_alpha]).toEqual([
+      2,
+      null,
+      32,
+    ]);
   });
 
   it("use the first option danlu accepts and say what is missing", () => {

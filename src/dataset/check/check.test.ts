@@ -11,7 +11,7 @@ import { findDuplicates } from "./duplicates.ts";
 import { applyFixes } from "./fix.ts";
 import { checkDataset, type CheckReport } from "./index.ts";
 import { formatCheckReport } from "./report.ts";
-import { writeContactSheet } from "./sheet.ts";
+import { sheetLabel, writeContactSheet } from "./sheet.ts";
 import { hammingDistance, hashFromPixels } from "./phash.ts";
 import { DEFAULT_BLUR_THRESHOLD, laplacianVariance, normalisedGrey } from "./sharpness.ts";
 
@@ -128,6 +128,15 @@ describe("checkDataset", () => {
     const [r1, g1] = await at(6 + 198 + 1, 6 + 100);
     expect(r1).toBeGreaterThan(200);
     expect(g1).toBeLessThan(100);
+    // Under each tile: the name, then size, sharpness and the face count, spelled out.
+    const camera = report.images.find((image) => image.file === "camera.png");
+    expect(camera && sheetLabel(camera)).toEqual([
+      "camera.png",
+      `512x512 · sharpness ${Math.round(camera?.sharpness ?? 0)} · 1 face`,
+    ]);
+    expect(
+      sheetLabel({ file: "x.png", width: 64, height: 32, sharpness: 12.4, phash: "0", flags: [] }),
+    ).toEqual(["x.png", "64x32 · sharpness 12"]);
   });
 
   it("--fix moves the worse duplicate, the blurry and the unreadable into _rejected/ with captions", async () => {

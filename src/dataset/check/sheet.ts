@@ -9,7 +9,7 @@ import type { CheckReport, ImageCheck } from "./index.ts";
  * their flags written across the top, so a person can see at a glance what check found.
  */
 const THUMB = 192; // px, the thumbnail's longer side
-const LABEL = 22; // px of caption strip under each thumbnail
+const LABEL = 36; // px of caption strip under each thumbnail: two lines
 const GAP = 6;
 const COLUMNS = 8;
 /** A sheet of 10,000 thumbnails would be a 1,600 x 250,000 px image; past this many, the flagged ones come first. */
@@ -62,14 +62,23 @@ function overlaySvg(image: ImageCheck): string {
   const flagged = image.flags.length > 0;
   const colour = flagged ? "#ff3030" : "#30c050";
   const flagText = image.flags.join(" · ");
-  const detail = image.error ? "" : ` ${image.width}x${image.height} s${Math.round(image.sharpness)}`;
-  const name = image.file.length > 24 ? image.file.slice(0, 23) + "…" : image.file;
+  const [name, detail] = sheetLabel(image);
   const height = THUMB + LABEL;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${THUMB}" height="${height}">
   <rect x="1.5" y="1.5" width="${THUMB - 3}" height="${THUMB - 3}" fill="none" stroke="${colour}" stroke-width="${flagged ? 3 : 1}"/>
   ${flagged ? `<rect x="0" y="0" width="${THUMB}" height="20" fill="#000000" fill-opacity="0.65"/><text x="5" y="14" font-family="sans-serif" font-size="12" font-weight="bold" fill="${colour}">${escapeXml(flagText)}</text>` : ""}
-  <text x="2" y="${THUMB + 15}" font-family="sans-serif" font-size="11" fill="#e0e0e0">${escapeXml(name + detail)}</text>
+  <text x="2" y="${THUMB + 15}" font-family="sans-serif" font-size="11" fill="#e0e0e0">${escapeXml(name)}</text>
+  ${detail ? `<text x="2" y="${THUMB + 30}" font-family="sans-serif" font-size="11" fill="#b0b0b0">${escapeXml(detail)}</text>` : ""}
 </svg>`;
+}
+
+/** The two lines under a thumbnail: the file name, then size, sharpness and (when counted) faces, spelled out. */
+export function sheetLabel(image: ImageCheck): [string, string] {
+  const name = image.file.length > 30 ? image.file.slice(0, 29) + "…" : image.file;
+  if (image.error) return [name, ""];
+  const faces = image.faces === undefined ? [] : [`${image.faces} ${image.faces === 1 ? "face" : "faces"}`];
+  const details = [`${image.width}x${image.height}`, `sharpness ${Math.round(image.sharpness)}`, ...faces];
+  return [name, details.join(" · ")];
 }
 
 function escapeXml(text: string): string {

@@ -146,8 +146,17 @@ function toBox(box: readonly number[], score: number): Box {
 
 export type Tf = InstanceType<typeof import("@vladmandic/human").Human>["tf"];
 
-/** TensorFlow.js without tfjs-node cannot read file:// URLs; this loads a graph model from disk. */
+/** The tf.io registries the file loader is in: every Human in a process shares one tfjs-core. */
+const withFileLoader = new WeakSet<object>();
+
+/**
+ * TensorFlow.js without tfjs-node cannot read file:// URLs; this loads a graph model from disk. Once per
+ * tfjs-core: a second router for the same URLs makes tfjs refuse to load ("more than one load handler"),
+ * which is what happened when the face analyzer and the crop detector both loaded in one process.
+ */
 export function registerFileLoader(tf: Tf): void {
+  if (withFileLoader.has(tf.io)) return;
+  withFileLoader.add(tf.io);
   tf.io.registerLoadRouter((url: string | string[]) => {
     const path = String(url);
     if (!path.startsWith("file://")) return null;

@@ -26,6 +26,15 @@ function entryFor(report: ImportReport, suffix: string) {
 }
 
 describe("importImages with bad input", () => {
+  it("refuses a path that does not exist, before writing anything", async () => {
+    const out = join(work, "out-missing");
+    const missing = join(work, "no-such-folder");
+    await expect(importImages([missing], { outDir: out })).rejects.toThrow(
+      `no such file or folder: ${missing}`,
+    );
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+
   it("rejects every bad file with its reason, imports the good zip entry, writes nothing outside DIR", async () => {
     const out = join(work, "out-bad");
     const report = await importImages([corpus.dir], { outDir: out });

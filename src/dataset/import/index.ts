@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -58,6 +59,7 @@ export async function importImages(
   options: ImportOptions,
 ): Promise<ImportReport> {
   const started = performance.now();
+  checkSourcesExist(sources);
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
     throw new DanluError(`cannot create the output folder ${outDir}: ${firstLine(error)}`, {
@@ -87,6 +89,19 @@ export async function importImages(
     await writeManifest(outDir, run.manifest);
   }
   return { outDir, entries, counts: countStatuses(entries), seconds: (performance.now() - started) / 1000 };
+}
+
+/** A source that is not there is a mistyped path: an error before anything is written, not an empty dataset. */
+function checkSourcesExist(sources: readonly string[]): void {
+  const missing = sources.filter((source) => !existsSync(source));
+  if (missing.length === 0) return;
+  const listed = missing.map((source) =>
+    source === resolve(source) ? source : `${source} (${resolve(source)})`,
+  );
+  throw new DanluError(`no such file or folder: ${listed.join(", ")}`, {
+    hint: "check the path; nothing was imported",
+    code: "FILE_NOT_FOUND",
+  });
 }
 
 async function startRun(outDir: string, options: ImportOptions): Promise<ImportRun> {

@@ -1,17 +1,67 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { ARCHS } from "../../engine/spec.ts";
-import { buildGenerateSpec, GEN_DEFAULTS as D, runGenerate } from "../../generate/gen.ts";
+import { MASKED_CONTENT } from "../../engine/spec-generate.ts";
+import {
+  buildGenerateSpec,
+  GEN_DEFAULTS as D,
+  HIRES_DEFAULTS as HR,
+  INPAINT_DEFAULTS as IN,
+  runGenerate,
+} from "../../generate/gen.ts";
+import { DETAIL_DEFAULTS as FD, DETAIL_MODEL, detailFaces } from "../../generate/detailer.ts";
+import { HIRES_UPSCALERS } from "../../generate/upscalers.ts";
+import { controlNetParams, controlNetOptionsOf } from "./generate-controlnet.ts";
 import { defineKind, engineHooks, fileRef, jobFileRef, resolveRef, runRelative } from "./common.ts";
 
 /** `danlu gen` as a job: the images go to images/ in the job's folder; LoRAs are other jobs' files. */
 
 const int = (min: number) => z.number().int().min(min);
 
+const inpaintParams = z.strictObject({
+  mask: fileRef.describe("white = repaint, black = keep; the init image's size"),
+  mask_blur: int(0).default(IN.maskBlur).describe("blur of the mask's edge, px"),
+  masked_content: z
+    .enum(MASKED_CONTENT)
+    .default(IN.maskedContent)
+    .describe("what the masked area starts from"),
+  area: z
+    .enum(["whole", "masked"])
+    .default(IN.area)
+    .describe("whole: the picture at width x height; masked: only the mask's box, at width x height"),
+  padding: int(0).default(IN.padding).describe("area masked: pixels around the mask's box"),
+});
+
+const hiresParams = z.strictObject({
+  scale: z.number().min(1).max(8).describe("upscale factor of the first pass"),
+  steps: int(0).default(HR.steps).describe("second-pass steps (0: steps)"),
+  denoising: z.number().gt(0).max(1).default(HR.denoising).describe("second-pass denoising strength"),
+  upscaler: z
+    .string()
+    .default(HR.upscaler)
+    .describe(`an A1111 upscaler name: ${HIRES_UPSCALERS.join(", ")}`),
+});
+
+const detailParams = z.strictObject({
+  prompt: z.string().default("").describe("the face prompt ('': the image's prompt)"),
+  negative: z.string().default("").describe("the face negative ('': the image's)"),
+  confidence: z.number().min(0).max(1).default(FD.confidence).describe("detector score a face needs"),
+  dilate_erode: z
+    .number()
+    .int()
+    .default(FD.dilateErode)
+    .describe("px the face box grows (negative: shrinks)"),
+  mask_blur: int(0).default(FD.maskBlur).describe("blur of the mask's edge, px"),
+  denoising: z.number().gt(0).max(1).default(FD.denoising).describe("denoising strength of the repaint"),
+  padding: int(0).default(FD.padding).describe("pixels around the face box"),
+  steps: int(1).optional().describe("sampling steps (unset: steps)"),
+  size: int(64).optional().describe("working resolution, a square (unset: 512; SDXL 1024)"),
+});
+
 export const gen = defineKind({
   name: "gen",
   summary:
-    "generate images with a base model, LoRAs and an A1111-style prompt, txt2img or img2img (danlu gen)",
+    "generate images with a base model, LoRAs and an A1111-style prompt: txt2img (hires fix), img2img, inpaint (danlu gen)",
   usesEngine: true,
   params: z.strictObject({
     model: z
@@ -49,6 +99,16 @@ export const gen = defineKind({
       .max(1)
       .default(D.strength)
       .describe("img2img denoising: 0 keeps the image, 1 replaces it"),
+    inpaint: inpaintParams.optional().describe("inpaint init_image (A1111's inpaint tab)"),
+    hires: hiresParams.optional().describe("A1111's hires fix (txt2img only)"),
+    detail_faces: detailParams
+      .nullable()
+      .default(null)
+      .describe(`face detailing as A1111's ADetailer: repaint each face ${DETAIL_MODEL} finds (null: off)`),
+    controlnets: z
+      .array(controlNetParams)
+      .default([])
+      .describe("ControlNet units, in order (A1111's ControlNet 0, 1, ...)"),
     arch: z.enum(ARCHS).optional().describe("the model's architecture (unset: detected)"),
     device: z.enum(["auto", "cpu", "cuda"]).default(D.device).describe("where to run"),
     precision: z.enum(["no", "fp16", "bf16"]).default(D.precision).describe("weights dtype (no = float32)"),
@@ -71,6 +131,20 @@ export const gen = defineKind({
       clipSkip: p.clip_skip,
       ...(p.init_image ? { initImage: resolveRef(ctx, p.init_image) } : {}),
       strength: p.strength,
+      ...(p.inpaint
+        ? {
+            inpaint: {
+              mask: resolveRef(ctx, p.inpaint.mask),
+              maskBlur: p.inpaint.mask_blur,
+              maskedContent: p.inpaint.masked_content,
+              area: p.inpaint.area,
+              padding: p.inpaint.padding,
+            },
+          }
+        : {}),
+      ...(p.hires ? { hires: p.hires } : {}),
+      controlnets: controlNetOptionsOf(ctx, p.controlnets),
+      modelsDir: dirname(ctx.paths.model(p.model)), // preprocessor models sit beside the base models
       out: join(ctx.runDir, "images"),
       device: p.device,
       precision: p.precision,
@@ -80,8 +154,31 @@ export const gen = defineKind({
     const result = await runGenerate(
       spec,
       engineHooks(ctx, { total: () => job.batch_count * job.batch_size }).onEvent,
-      { signal: ctx.signal },
+      { signal: ctx.signal, modelsDir: dirname(ctx.paths.model(p.model)) },
     );
+    const d = p.detail_faces;
+    if (d) {
+      ctx.stage("detailing faces");
+      const images = (result.data?.images ?? []) as { path: string; job: number; seed: number }[];
+      const options = {
+        prompt: d.prompt,
+        negative: d.negative,
+        confidence: d.confidence,
+        dilateErode: d.dilate_erode,
+        maskBlur: d.mask_blur,
+        denoising: d.denoising,
+        padding: d.padding,
+        ...(d.steps !== undefined ? { steps: d.steps } : {}),
+        ...(d.size !== undefined ? { size: d.size } : {}),
+      };
+      await detailFaces(spec, images, options, {
+        onEvent: (event) => {
+          if (event.event !== "sample") ctx.engineEvent(event);
+        },
+        onLog: (line) => ctx.log(line),
+        signal: ctx.signal,
+      });
+    }
     return {
       images: result.outputs.map((path) => runRelative(ctx, path)),
       seed: job.seed,

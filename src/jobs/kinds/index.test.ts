@@ -33,6 +33,7 @@ describe("JOB_KINDS", () => {
         "lora-info",
         "lora-merge",
         "lora-resize",
+        "portrait",
         "tag",
         "train",
       ].sort(),
@@ -162,3 +163,22 @@ function fakeContext(harness: KindHarness) {
     log: () => {},
   };
 }
+
+describe("gen params", () => {
+  it("detail_faces is off (null) unless given, and takes ADetailer's defaults", () => {
+    const params = jobKind("gen").params;
+    const base = { model: "sd15.safetensors", prompt: "a portrait" };
+    expect(params.parse(base)).toMatchObject({ detail_faces: null });
+    expect(params.parse({ ...base, detail_faces: { denoising: 0.3 } })).toMatchObject({
+      detail_faces: {
+        prompt: "",
+        confidence: 0.3,
+        dilate_erode: 4,
+        mask_blur: 4,
+        denoising: 0.3,
+        padding: 32,
+      },
+    });
+    expect(params.safeParse({ ...base, detail_faces: { denoise: 0.3 } }).success).toBe(false);
+  });
+});

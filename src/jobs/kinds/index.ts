@@ -5,6 +5,7 @@ import { evaluate, grid } from "./evaluate.ts";
 import { gen } from "./generate.ts";
 import { loraConvert, loraInfo } from "./lora.ts";
 import { loraBake, loraExtract, loraMerge, loraResize } from "./lora-tools.ts";
+import { portrait } from "./portrait.ts";
 import { tag } from "./tagging.ts";
 import { train } from "./train.ts";
 import type { JobKind } from "./types.ts";
@@ -27,6 +28,7 @@ const KINDS = [
   loraResize,
   loraBake,
   loraExtract,
+  portrait,
 ] as const;
 
 /** Every job kind by name: `POST /api/jobs {kind, params}`; each runs the library function its CLI command runs. */

@@ -9,7 +9,11 @@ import type { KindContext } from "./types.ts";
 /** `danlu tag` as a job: the taggers and captioners are folders in the service's models folder (DATA/models). */
 
 /** A tagger or captioner by folder name in DATA/models; never a path. */
-function serviceModel(ctx: KindContext, name: string, kind: ModelKind): { name: string; folder: string } {
+export function serviceModel(
+  ctx: KindContext,
+  name: string,
+  kind: ModelKind,
+): { name: string; folder: string } {
   let folder: string;
   try {
     folder = ctx.paths.model(name);

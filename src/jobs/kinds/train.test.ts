@@ -47,7 +47,14 @@ function losses(jobId: string): string[] {
 
 beforeAll(async () => {
   const model = join(harness.data.modelsDir, "sd15.safetensors");
-  await runEngine("make-tiny", { version: 1, arch: "sd15", out: model, single_file: true, seed: 0 });
+  await runEngine("make-tiny", {
+    version: 1,
+    arch: "sd15",
+    out: model,
+    single_file: true,
+    inpainting: false,
+    seed: 0,
+  });
   mkdirSync(harness.datasetDir("raw"), { recursive: true });
   for (const photo of PHOTOS) {
     cpSync(join(REPO_ROOT, "fixtures", "photos", photo), join(harness.datasetDir("raw"), photo));

@@ -10,6 +10,7 @@ import {
 } from "../../config/index.ts";
 import { PRESET_NAMES } from "../../config/presets/index.ts";
 import { logDirOf, prepareRun, runTraining } from "../../training/run.ts";
+import type { TrainPlan } from "../../training/plan.ts";
 import { checkName } from "../paths.ts";
 import { JobCancelledError } from "../types.ts";
 import { badParams, defineKind, engineHooks, hidePaths, runRelative } from "./common.ts";
@@ -119,6 +120,24 @@ export async function planTrain(p: TrainParams, ctx: KindContext) {
     warnings: [...prepared.dataset.warnings, ...prepared.plan.warnings].map((line) => hidePaths(ctx, line)),
     total_steps: prepared.plan.totalSteps,
     epochs: prepared.plan.numEpochs,
+    details: planDetails(prepared.plan, config),
+  };
+}
+
+/** The plan's numbers, for a form that words them itself (the web UI, in the reader's language). */
+function planDetails(plan: TrainPlan, config: TrainConfig) {
+  return {
+    subsets: plan.subsets
+      .filter((subset) => !subset.isReg)
+      .map((subset) => ({ name: subset.name, images: subset.imageCount, repeats: subset.repeats })),
+    reg_images: plan.numRegImages,
+    images_per_epoch: plan.numTrainImages,
+    batch_size: plan.batchSize,
+    gradient_accumulation_steps: plan.gradientAccumulationSteps,
+    steps_per_epoch: plan.stepsPerEpoch,
+    buckets: plan.buckets.map(({ size: [width, height], count }) => ({ width, height, count })),
+    save_every_n_epochs: config.save_every_n_epochs ?? 0,
+    save_every_n_steps: config.save_every_n_steps ?? 0,
   };
 }
 
@@ -189,16 +208,18 @@ export const train = defineKind({
   async run(p, ctx) {
     ctx.stage("preparing");
     const config = await jobConfig(p, ctx);
-    const prepared = await prepareRun(config, engineHooks(ctx));
-    for (const warning of [...prepared.dataset.warnings, ...prepared.plan.warnings]) {
-      ctx.log(hidePaths(ctx, warning), "warning");
-    }
-    ctx.log(hidePaths(ctx, prepared.report));
     const resume = latestState(ctx.runDir, config.output_name);
+    const prepared = await prepareRun(config, { ...engineHooks(ctx), resume: resume?.dir ?? null });
+    const warnings = [
+      ...prepared.dataset.warnings,
+      ...prepared.plan.warnings,
+      ...(prepared.resume?.warnings ?? []),
+    ];
+    for (const warning of warnings) ctx.log(hidePaths(ctx, warning), "warning");
+    ctx.log(hidePaths(ctx, prepared.report));
     if (resume) ctx.log(`resuming from ${runRelative(ctx, resume.dir)} at step ${resume.step}`);
     ctx.stage("training");
     const result = await runTraining(config, prepared, {
-      resume: resume?.dir ?? null,
       ...engineHooks(ctx),
       onNote: (text) => ctx.log(hidePaths(ctx, text), text.startsWith("warning") ? "warning" : "info"),
     });

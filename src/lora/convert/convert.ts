@@ -13,6 +13,8 @@ import { readComfy, writeComfy } from "./layout-comfyui.ts";
 import { ADAPTER_METADATA_KEY, readDiffusers, writeDiffusers } from "./layout-diffusers.ts";
 import { readKohya, writeKohya } from "./layout-kohya.ts";
 import type { ConvertArch, LoraContent, LoraLayout } from "./modules.ts";
+import { groupModules, kindOf } from "../lora-keys.ts";
+import { loadersFor, loadersLine } from "../loaders.ts";
 
 export interface ConvertOptions {
   to: LoraLayout;
@@ -95,8 +97,27 @@ export async function convertLora(
       hint: "name a new file",
     });
   }
+  await refuseWhatDiffusersCannotRead(input, options.to);
   const { layout, content } = await readLoraContent(input, options.arch);
   const { tensors, metadata } = layoutFile(content, options.to);
   await writeSafetensors(output, tensors, metadata);
   return { input, output, from: layout, to: options.to, arch: content.arch, modules: content.modules.length };
+}
+
+/** The diffusers layout holds LoRA/LoCon factors only: a LyCORIS kind is named, with what loads it. */
+async function refuseWhatDiffusersCannotRead(input: string, to: LoraLayout): Promise<void> {
+  if (to !== "diffusers") return;
+  const header = await readSafetensorsHeader(input);
+  const kinds = groupModules(header.tensors).map(kindOf);
+  const { not } = loadersFor(kinds);
+  const refused = not.find((entry) => entry.tool === "diffusers");
+  if (refused) {
+    throw new DanluError(
+      `${input} holds ${refused.kinds.join("/")} modules, which the diffusers layout cannot express: diffusers' load_lora_weights reads LoRA/LoCon factors only`,
+      {
+        code: "BAD_ARGUMENT",
+        hint: `${loadersLine(kinds)}; use the file as it is there, or bake it into a checkpoint (danlu lora bake MODEL ${input} -o OUT.safetensors) for diffusers`,
+      },
+    );
+  }
 }

@@ -26,6 +26,21 @@ export interface ReceiveLimits {
   maxUserBytes: number;
 }
 
+/** Text fields a caller accepts besides the files (e.g. a portrait's `params`), each at most `maxFieldBytes`. */
+export interface ReceiveOptions {
+  textFields?: readonly string[];
+  /** @defaultValue 64 KiB */
+  maxFieldBytes?: number;
+}
+
+export interface Received {
+  parts: SavedPart[];
+  /** The accepted text fields that were sent, by name (the last one wins when a name repeats). */
+  fields: Record<string, string>;
+}
+
+const DEFAULT_MAX_FIELD_BYTES = 64 * 1024;
+
 /** Parts one request may hold: a photo set is a few hundred files, or one zip. */
 export const MAX_PARTS = 2000;
 export const FILE_FIELD = "files";
@@ -54,11 +69,18 @@ function uniqueName(name: string, taken: Set<string>): string {
 }
 
 /**
- * Streams every `files` part of the request into `dir` (which exists and is empty). Rejects, after every
- * file it opened is closed, on the first broken limit (413 naming it), a field other than `files` or a
- * malformed body (400). The caller removes `dir` either way.
+ * Streams every `files` part of the request into `dir` (which exists and is empty), and collects the text
+ * fields `options.textFields` names. Rejects, after every file it opened is closed, on the first broken
+ * limit (413 naming it), any other field or a malformed body (400). The caller removes `dir` either way.
  */
-export function receiveFiles(request: Request, dir: string, limits: ReceiveLimits): Promise<SavedPart[]> {
+export function receiveFiles(
+  request: Request,
+  dir: string,
+  limits: ReceiveLimits,
+  options: ReceiveOptions = {},
+): Promise<Received> {
+  const textFields = options.textFields ?? [];
+  const maxFieldBytes = options.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
   const contentType = request.headers.get("content-type") ?? "";
   if (!/^multipart\/form-data/iu.test(contentType) || !request.body) {
     throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "upload as multipart/form-data", {
@@ -69,7 +91,13 @@ export function receiveFiles(request: Request, dir: string, limits: ReceiveLimit
   try {
     parser = busboy({
       headers: { "content-type": contentType },
-      limits: { fileSize: limits.maxFileBytes, parts: MAX_PARTS, files: MAX_PARTS, fields: MAX_PARTS },
+      limits: {
+        fileSize: limits.maxFileBytes,
+        fieldSize: maxFieldBytes,
+        parts: MAX_PARTS,
+        files: MAX_PARTS,
+        fields: MAX_PARTS,
+      },
       defParamCharset: "utf8",
       preservePath: true,
     });
@@ -78,6 +106,7 @@ export function receiveFiles(request: Request, dir: string, limits: ReceiveLimit
   }
   const source = Readable.fromWeb(request.body as WebReadableStream<Uint8Array>);
   const parts: SavedPart[] = [];
+  const fields: Record<string, string> = {};
   const writes: Promise<void>[] = [];
   const open: (Readable | WriteStream)[] = [];
   const taken = new Set<string>();
@@ -85,12 +114,12 @@ export function receiveFiles(request: Request, dir: string, limits: ReceiveLimit
   let written = 0;
   let failure: Error | undefined;
 
-  return new Promise<SavedPart[]>((resolve, reject) => {
+  return new Promise<Received>((resolve, reject) => {
     let settled = false;
     const settle = () => {
       if (settled) return;
       settled = true;
-      void Promise.allSettled(writes).then(() => (failure ? reject(failure) : resolve(parts)));
+      void Promise.allSettled(writes).then(() => (failure ? reject(failure) : resolve({ parts, fields })));
     };
     const fail = (error: Error) => {
       failure ??= error;
@@ -145,14 +174,25 @@ export function receiveFiles(request: Request, dir: string, limits: ReceiveLimit
         ),
       );
     });
-    parser.on("field", (field) =>
-      fail(
-        new ApiError(400, "BAD_REQUEST", `unknown form field '${field}' (not a file)`, {
-          field,
-          hint: `send each file as a '${FILE_FIELD}' part with a file name`,
-        }),
-      ),
-    );
+    parser.on("field", (field, value, info) => {
+      if (!textFields.includes(field)) {
+        return fail(
+          new ApiError(400, "BAD_REQUEST", `unknown form field '${field}' (not a file)`, {
+            field,
+            hint: `send each file as a '${FILE_FIELD}' part with a file name`,
+          }),
+        );
+      }
+      if (info.valueTruncated) {
+        return fail(
+          new ApiError(413, "TOO_LARGE", `field '${field}' is over the ${formatBytes(maxFieldBytes)} limit`, {
+            field,
+            hint: "send a shorter value",
+          }),
+        );
+      }
+      fields[field] = value;
+    });
     const tooMany = () =>
       fail(
         new ApiError(413, "TOO_LARGE", `more than ${MAX_PARTS} parts in one request`, { hint: "zip them" }),

@@ -9,12 +9,19 @@ import { ApiError } from "../http-error.ts";
 import { formatBytes } from "../limits.ts";
 import { ERRORS, ErrorSchema } from "../schemas.ts";
 import { DatasetParam, TOO_LARGE_ERROR, datasetDir, json, withLock } from "./common.ts";
-import { FILE_FIELD, quotaExceeded, receiveFiles, requestTooLarge, type SavedPart } from "./receive.ts";
+import {
+  FILE_FIELD,
+  quotaExceeded,
+  receiveFiles,
+  requestTooLarge,
+  type ReceiveOptions,
+  type SavedPart,
+} from "./receive.ts";
 import { diskUsage } from "./usage.ts";
 
 const STATUSES = ["imported", "duplicate", "rejected", "skipped"] as const;
 
-const UploadReportSchema = z
+export const UploadReportSchema = z
   .object({
     dataset: z.string(),
     counts: z.object({
@@ -37,7 +44,7 @@ const UploadReportSchema = z
     seconds: z.number(),
   })
   .openapi("UploadReport");
-type UploadReport = z.infer<typeof UploadReportSchema>;
+export type UploadReport = z.infer<typeof UploadReportSchema>;
 
 /** Rewrites the upload folder's paths in a report or manifest string into the names the user uploaded. */
 function relabeller(
@@ -108,33 +115,99 @@ async function removeStaleUploads(tmpDir: string): Promise<void> {
   }
 }
 
-export function registerUploadRoute(app: App, deps: AppDeps): void {
+export interface UploadOptions extends ReceiveOptions {
+  /**
+   * The dataset the photos go into, called once the body is in and holds files, with the text fields
+   * received (`textFields`): it may refuse them (an ApiError) or create the dataset. Its name.
+   */
+  target: (fields: Record<string, string>) => Promise<string> | string;
+}
+
+/**
+ * One upload, as POST /api/datasets/{name}/upload and POST /api/portraits take it: the request and quota
+ * limits, the body streamed to a temporary folder, the import into the target dataset under its lock,
+ * names relabelled to what the user sent. The temporary folder is removed either way.
+ */
+export async function uploadToDataset(
+  request: Request,
+  deps: AppDeps,
+  userId: string,
+  options: UploadOptions,
+): Promise<{ report: UploadReport; fields: Record<string, string> }> {
   const { limits } = deps;
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > limits.maxRequestBytes) throw requestTooLarge(limits.maxRequestBytes);
+  const userDir = deps.data.userDir(userId);
+  await removeStaleUploads(join(userDir, "tmp"));
+  const remaining = limits.maxUserBytes - (await diskUsage(userDir));
+  if (remaining <= 0 || declared > remaining) throw quotaExceeded(limits.maxUserBytes);
+
+  const uploadDir = join(userDir, "tmp", `upload-${randomBytes(8).toString("hex")}`);
+  await mkdir(uploadDir, { recursive: true });
+  try {
+    const { parts, fields } = await receiveFiles(
+      request,
+      uploadDir,
+      { ...limits, remainingUserBytes: remaining },
+      options,
+    );
+    if (parts.length === 0) {
+      throw new ApiError(400, "BAD_REQUEST", "no files in the upload", {
+        field: FILE_FIELD,
+        hint: `send one or more '${FILE_FIELD}' parts with a file name`,
+      });
+    }
+    const name = await options.target(fields);
+    const relabel = relabeller(uploadDir, parts, deps.data.root);
+    const dir = datasetDir(deps, userId, name);
+    const report = await withLock(dir, async () => {
+      datasetDir(deps, userId, name); // still there: it may have been deleted while the files came in
+      const imported = await importImages([uploadDir], {
+        outDir: dir,
+        maxPixels: limits.maxPixels,
+        zipLimits: limits.zip,
+      });
+      await relabelManifest(dir, uploadDir, relabel);
+      return imported;
+    });
+    return { report: uploadReport(name, report, relabel), fields };
+  } finally {
+    await rm(uploadDir, { recursive: true, force: true });
+  }
+}
+
+/** The multipart body both upload routes document (a JSON Schema: the body is streamed, never buffered). */
+export function multipartBody(extra: Record<string, { type: "string"; description: string }> = {}) {
+  return {
+    required: true,
+    content: {
+      "multipart/form-data": {
+        schema: {
+          type: "object" as const,
+          properties: {
+            [FILE_FIELD]: { type: "array" as const, items: { type: "string" as const, format: "binary" } },
+            ...extra,
+          },
+          required: [FILE_FIELD, ...Object.keys(extra)],
+        },
+      },
+    },
+  };
+}
+
+export const uploadLimitsText = (limits: AppDeps["limits"]) =>
+  `Limits: ${formatBytes(limits.maxFileBytes)} per file, ${formatBytes(limits.maxRequestBytes)} per request, ` +
+  `${formatBytes(limits.maxUserBytes)} per user; zips pass the import's zip-bomb and path checks.`;
+
+export function registerUploadRoute(app: App, deps: AppDeps): void {
   const route = createRoute({
     method: "post",
     path: "/api/datasets/{name}/upload",
     summary:
       "upload images, caption .txt files and .zip archives (multipart/form-data, one or more 'files' parts); " +
       "each goes through the import (danlu data import): converted to PNG, bad files named with the reason",
-    description:
-      `Limits: ${formatBytes(limits.maxFileBytes)} per file, ${formatBytes(limits.maxRequestBytes)} per request, ` +
-      `${formatBytes(limits.maxUserBytes)} per user; zips pass the import's zip-bomb and path checks.`,
-    request: {
-      params: DatasetParam,
-      body: {
-        required: true,
-        content: {
-          // a JSON Schema, not zod: the body is streamed to disk by the handler, never buffered by a validator
-          "multipart/form-data": {
-            schema: {
-              type: "object",
-              properties: { [FILE_FIELD]: { type: "array", items: { type: "string", format: "binary" } } },
-              required: [FILE_FIELD],
-            },
-          },
-        },
-      },
-    },
+    description: uploadLimitsText(deps.limits),
+    request: { params: DatasetParam, body: multipartBody() },
     responses: {
       200: { description: "the import report", ...json(UploadReportSchema) },
       ...ERRORS,
@@ -145,38 +218,8 @@ export function registerUploadRoute(app: App, deps: AppDeps): void {
   app.openapi(route, async (c) => {
     const { name } = c.req.valid("param");
     const userId = c.get("user").id;
-    const dir = datasetDir(deps, userId, name);
-    const declared = Number(c.req.header("content-length") ?? Number.NaN);
-    if (declared > limits.maxRequestBytes) throw requestTooLarge(limits.maxRequestBytes);
-    const userDir = deps.data.userDir(userId);
-    await removeStaleUploads(join(userDir, "tmp"));
-    const remaining = limits.maxUserBytes - (await diskUsage(userDir));
-    if (remaining <= 0 || declared > remaining) throw quotaExceeded(limits.maxUserBytes);
-
-    const uploadDir = join(userDir, "tmp", `upload-${randomBytes(8).toString("hex")}`);
-    await mkdir(uploadDir, { recursive: true });
-    try {
-      const parts = await receiveFiles(c.req.raw, uploadDir, { ...limits, remainingUserBytes: remaining });
-      if (parts.length === 0) {
-        throw new ApiError(400, "BAD_REQUEST", "no files in the upload", {
-          field: FILE_FIELD,
-          hint: `send one or more '${FILE_FIELD}' parts with a file name`,
-        });
-      }
-      const relabel = relabeller(uploadDir, parts, deps.data.root);
-      const report = await withLock(dir, async () => {
-        datasetDir(deps, userId, name); // still there: it may have been deleted while the files came in
-        const imported = await importImages([uploadDir], {
-          outDir: dir,
-          maxPixels: limits.maxPixels,
-          zipLimits: limits.zip,
-        });
-        await relabelManifest(dir, uploadDir, relabel);
-        return imported;
-      });
-      return c.json(uploadReport(name, report, relabel), 200);
-    } finally {
-      await rm(uploadDir, { recursive: true, force: true });
-    }
+    datasetDir(deps, userId, name); // a 404 before the body is read
+    const { report } = await uploadToDataset(c.req.raw, deps, userId, { target: () => name });
+    return c.json(report, 200);
   });
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createRoute, z } from "@hono/zod-openapi";
 import { trainKeyTable } from "../../config/key-table.ts";
 import { PRESETS, resolvePreset } from "../../config/presets/index.ts";
+import { translatePreset } from "../../config/presets/zh.ts";
 import type { App, AppDeps } from "../app.ts";
 import { ERRORS, json } from "../schemas.ts";
 
@@ -80,13 +81,17 @@ export function registerMetaRoutes(app: App, deps: AppDeps): void {
     createRoute({
       method: "get",
       path: "/api/presets",
-      summary: "the training presets (danlu presets show): each setting with its value and reason",
+      summary:
+        "the training presets (danlu presets show): each setting with its value and reason; `zh` has the texts in Chinese",
       responses: {
         200: { description: "presets", ...json(z.object({ presets: z.array(z.unknown()) })) },
         ...ERRORS,
       },
     }),
-    (c) => c.json({ presets: Object.keys(PRESETS).map((name) => resolvePreset(name)) }, 200),
+    (c) => {
+      const presets = Object.keys(PRESETS).map((name) => resolvePreset(name));
+      return c.json({ presets: presets.map((preset) => ({ ...preset, zh: translatePreset(preset) })) }, 200);
+    },
   );
 
   app.openapi(
@@ -106,6 +111,7 @@ export function registerMetaRoutes(app: App, deps: AppDeps): void {
                   required: z.boolean(),
                   type: z.string(),
                   description: z.string(),
+                  description_zh: z.string(),
                 }),
               ),
             }),
@@ -123,6 +129,7 @@ export function registerMetaRoutes(app: App, deps: AppDeps): void {
             required: row.value === undefined,
             type: row.type,
             description: row.description,
+            description_zh: row.descriptionZh,
           })),
         },
         200,

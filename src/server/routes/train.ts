@@ -51,6 +51,19 @@ export function registerTrainRoutes(app: App, deps: AppDeps): void {
     total_steps: z.number().int(),
     epochs: z.number().int(),
     arch: z.string(),
+    details: z.object({
+      subsets: z.array(z.object({ name: z.string(), images: z.number().int(), repeats: z.number().int() })),
+      reg_images: z.number().int().describe("regularization images x their repeats"),
+      images_per_epoch: z.number().int().describe("training images x repeats"),
+      batch_size: z.number().int(),
+      gradient_accumulation_steps: z.number().int(),
+      steps_per_epoch: z.number().int(),
+      buckets: z.array(
+        z.object({ width: z.number().int(), height: z.number().int(), count: z.number().int() }),
+      ),
+      save_every_n_epochs: z.number().int(),
+      save_every_n_steps: z.number().int(),
+    }),
   });
   app.openapi(
     createRoute({
@@ -69,6 +82,7 @@ export function registerTrainRoutes(app: App, deps: AppDeps): void {
         total_steps: plan.total_steps,
         epochs: plan.epochs,
         arch: plan.arch,
+        details: plan.details,
       }));
       return c.json(body, 200);
     },

@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import sharp from "sharp";
 import { DanluError } from "../../errors.ts";
+import { pullHint } from "../../models-store/sources.ts";
 
 /**
  * Natural-language captions from a local model folder in the transformers.js layout (config.json,
@@ -33,7 +34,7 @@ function readConfig(folder: string): { model_type?: string } {
   const path = join(folder, "config.json");
   if (!existsSync(path)) {
     throw new DanluError(`${folder} has no config.json`, {
-      hint: "a captioning model folder is in the transformers.js layout (danlu models pull vit-gpt2-image-captioning)",
+      hint: `a captioning model folder is in the transformers.js layout (${pullHint("vit-gpt2-image-captioning")})`,
       code: "BAD_MODEL",
     });
   }
@@ -55,7 +56,7 @@ function pickDtype(folder: string): Dtype {
   if (files.some(isFullPrecision)) return "fp32";
   if (files.some((file) => file.endsWith("_quantized.onnx"))) return "q8";
   throw new DanluError(`${join(folder, "onnx")} holds no fp32 or _quantized .onnx files`, {
-    hint: "the folder is incomplete; pull it again (danlu models pull NAME)",
+    hint: `the folder is incomplete; pull it again (${pullHint("NAME")})`,
     code: "BAD_MODEL",
   });
 }

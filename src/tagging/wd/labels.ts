@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { DanluError } from "../../errors.ts";
+import { pullHint } from "../../models-store/sources.ts";
 
 /**
  * selected_tags.csv of a WD tagger: `tag_id,name,category,count`, one row per output column of the
@@ -63,7 +64,7 @@ export function parseSelectedTags(text: string, source: string): TagLabel[] {
     const code = fields[2]?.trim();
     if (!name || code === undefined || !/^\d+$/.test(code)) {
       throw new DanluError(`${source}, line ${index + 2}: expected tag_id,name,category,count`, {
-        hint: "the file is damaged; download the model again (danlu models pull NAME)",
+        hint: `the file is damaged; download the model again (${pullHint("NAME")})`,
         code: "BAD_MODEL",
       });
     }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { DanluError } from "../../errors.ts";
 import { readSelectedTags, type TagLabel } from "./labels.ts";
+import { pullHint } from "../../models-store/sources.ts";
 
 export const MODEL_FILE = "model.onnx";
 export const TAGS_FILE = "selected_tags.csv";
@@ -36,7 +37,7 @@ export async function loadWdTagger(
   const modelPath = join(folder, MODEL_FILE);
   if (!existsSync(modelPath)) {
     throw new DanluError(`${folder} has no ${MODEL_FILE}`, {
-      hint: `a WD tagger folder holds ${MODEL_FILE} and ${TAGS_FILE} (danlu models pull wd-vit-tagger-v3)`,
+      hint: `a WD tagger folder holds ${MODEL_FILE} and ${TAGS_FILE} (${pullHint("wd-vit-tagger-v3")})`,
       code: "BAD_MODEL",
     });
   }
@@ -120,7 +121,7 @@ async function createSession(modelPath: string, threads: number): Promise<ort.In
     });
   } catch (error) {
     throw new DanluError(`onnxruntime cannot load ${modelPath}: ${(error as Error).message}`, {
-      hint: "the file is damaged or not an ONNX model; download it again (danlu models pull NAME)",
+      hint: `the file is damaged or not an ONNX model; download it again (${pullHint("NAME")})`,
       code: "BAD_MODEL",
       cause: error,
     });

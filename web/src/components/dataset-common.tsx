@@ -8,6 +8,7 @@ import { useI18n } from "../i18n/index.ts";
 import "../i18n/datasets.ts";
 import "./dataset-styles.css";
 import { useObjectUrl } from "./object-url.ts";
+export { formatBytes, formatTime } from "../format.ts";
 
 export { useObjectUrl };
 
@@ -60,11 +61,12 @@ export const datasetApi = (name: string) => `/api/datasets/${enc(name)}`;
 export const thumbPath = (name: string, file: string, size: 64 | 128 | 256 | 512 = 256) =>
   `${datasetApi(name)}/images/${enc(file)}/thumb?size=${size}`;
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${bytes} B`;
+/** A caption batch as the undo journal names it ("tags add tags=[...]"): its kind, in the UI's language. */
+export function operationLabel(operation: string, t: (key: string) => string): string {
+  const verb = /^tags (\w+)/.exec(operation)?.[1];
+  const key = `ds.op.${verb ?? ""}`;
+  const label = verb ? t(key) : key;
+  return label === key ? operation : label;
 }
 
 /** The API error's field, when it names this one (a job's params are named "params.x"). */

@@ -7,7 +7,7 @@ import { ErrorBox } from "./error-box.tsx";
 import { useI18n } from "../i18n/index.ts";
 import { datasetApi, formatBytes } from "./dataset-common.tsx";
 
-interface UploadReport {
+export interface UploadReport {
   dataset: string;
   counts: { imported: number; duplicate: number; rejected: number; skipped: number };
   files: {
@@ -81,7 +81,7 @@ export function planBatches(items: Item[]): Item[][] {
 }
 
 /** Every file under the dropped items; folders are walked (hidden files such as .DS_Store left out). */
-async function droppedFiles(transfer: DataTransfer): Promise<{ file: File; path: string }[]> {
+export async function droppedFiles(transfer: DataTransfer): Promise<{ file: File; path: string }[]> {
   const entries = [...transfer.items]
     .filter((item) => item.kind === "file")
     .map((item) => (typeof item.webkitGetAsEntry === "function" ? item.webkitGetAsEntry() : null));
@@ -112,16 +112,21 @@ async function droppedFiles(transfer: DataTransfer): Promise<{ file: File; path:
   return out;
 }
 
-/** One request: the files as `files` parts, the token in the header, upload progress as it goes. */
-function send(
+/**
+ * One request: the files as `files` parts (and any text `fields`), the token in the header, upload
+ * progress as it goes. Answers the route's JSON (an upload report unless the route says otherwise).
+ */
+export function send<T = UploadReport>(
   url: string,
-  items: Item[],
+  items: readonly Pick<Item, "file" | "path">[],
   onProgress: (loaded: number, total: number) => void,
   signal: AbortSignal,
-): Promise<UploadReport> {
+  fields: Record<string, string> = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     for (const item of items) form.append("files", item.file, item.path);
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     const token = getToken();
@@ -129,7 +134,7 @@ function send(
     xhr.responseType = "json";
     xhr.upload.onprogress = (event) => onProgress(event.loaded, event.total);
     xhr.onload = () => {
-      const body = xhr.response as (UploadReport & { error?: ApiErrorBody }) | null;
+      const body = xhr.response as (T & { error?: ApiErrorBody }) | null;
       if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body);
       else
         reject(

@@ -2,6 +2,7 @@
 // progress, times and sizes, images fetched with the token in fixed-ratio boxes, a zoomable viewer.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Job } from "../api.ts";
+export { formatBytes, formatDuration, formatNumber, formatTime } from "../format.ts";
 import { useI18n } from "../i18n/index.ts";
 import "../i18n/jobs.ts";
 import "./job-styles.css";
@@ -68,36 +69,11 @@ export function invalidProps(error: ApiError | null, id: string) {
   return error ? { "aria-invalid": true as const, "aria-describedby": id } : {};
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${bytes} B`;
-}
-
-/** Seconds as m:ss or h:mm:ss (the same in every language). */
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
-}
-
-export function formatTime(iso: string | null | undefined, lang: string): string {
-  if (!iso) return "—";
-  return new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en", {
-    dateStyle: "short",
-    timeStyle: "medium",
-  });
-}
-
-/** A loss or learning rate, short. */
-export function formatNumber(value: number | null | undefined, digits = 4): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
-  if (value !== 0 && (Math.abs(value) < 1e-3 || Math.abs(value) >= 1e5)) return value.toExponential(2);
-  return String(Number(value.toFixed(digits)));
+/** A job kind's name in the UI's language (the kind's own name when there is none). */
+export function kindName(kind: string, t: (key: string) => string): string {
+  const key = `kind.${kind}`;
+  const name = t(key);
+  return name === key ? kind : name;
 }
 
 export function StateBadge({ state }: { state: Job["state"] | string }) {

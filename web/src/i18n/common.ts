@@ -7,6 +7,7 @@ export const common: Strings = {
   "nav.train": { en: "Train", zh: "训练" },
   "nav.jobs": { en: "Jobs", zh: "任务" },
   "nav.generate": { en: "Generate", zh: "生成" },
+  "nav.portraits": { en: "Portraits", zh: "写真" },
   "nav.signout": { en: "Sign out", zh: "退出" },
   "nav.language": { en: "Language", zh: "语言" },
   "nav.menu": { en: "Main menu", zh: "主菜单" },

@@ -5,6 +5,7 @@ export const datasets: Strings = {
   // the list
   "dsl.create.title": { en: "New dataset", zh: "新建数据集" },
   "dsl.create.name": { en: "Dataset name", zh: "数据集名称" },
+  "dsl.create.placeholder": { en: "alice-photos", zh: "小美的照片" },
   "dsl.create.help": {
     en: "Letters, digits, _ - . or spaces; then upload photos into it.",
     zh: "字母、数字、_ - . 或空格；创建后再上传照片。",
@@ -172,6 +173,15 @@ export const datasets: Strings = {
     zh: "用来唤出主体的词，例如 ohwx。“放最前”、烘焙和训练整理都会用到。",
   },
   "ds.undo.run": { en: "Undo the last tag edit", zh: "撤销上一次标签修改" },
+  "ds.op.add": { en: "add tags", zh: "添加标签" },
+  "ds.op.remove": { en: "remove tags", zh: "删除标签" },
+  "ds.op.replace": { en: "replace a tag", zh: "替换标签" },
+  "ds.op.merge": { en: "merge tags", zh: "合并标签" },
+  "ds.op.dedupe": { en: "remove repeated tags", zh: "去掉重复标签" },
+  "ds.op.sort": { en: "sort tags", zh: "标签排序" },
+  "ds.op.truncate": { en: "shorten captions", zh: "截短标注" },
+  "ds.op.bake": { en: "bake traits into the trigger word", zh: "把固定特征并入触发词" },
+  "ds.op.edit": { en: "edit one caption", zh: "修改一条标注" },
   "ds.undo.next": { en: "Would undo: {operation} ({when})", zh: "将撤销：{operation}（{when}）" },
   "ds.undo.done": {
     en: "Undone: {operation} (captions restored: {n}).",

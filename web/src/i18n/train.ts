@@ -14,7 +14,7 @@ export const train: Strings = {
   "train.dataset.none": { en: "No datasets yet", zh: "还没有数据集" },
   "train.dataset.help": {
     en: "Training reads a laid-out dataset ({repeats}_{name} folders): lay one out on its dataset's page.",
-    zh: "训练读取整理好的数据集（{repeats}_{name} 文件夹）：在数据集页面整理。",
+    zh: "训练读取整理好的数据集（「重复次数_名称」文件夹，如 10_小美）：在数据集页面整理。",
   },
   "train.dataset.open": { en: "Open this dataset", zh: "打开这个数据集" },
   "train.model": { en: "Base model", zh: "底模" },
@@ -74,10 +74,34 @@ export const train: Strings = {
     zh: "表单已修改：请重新查看计划。",
   },
   "train.plan.warnings": { en: "Warnings", zh: "警告" },
+  "train.plan.epoch": {
+    en: "{images} images per epoch ({list}) / batch size {batch}{accum} = {steps} steps per epoch",
+    zh: "每轮 {images} 张（{list}）÷ 批次大小 {batch}{accum} = 每轮 {steps} 步",
+  },
+  "train.plan.subset": {
+    en: "{name}: {images} x {repeats} repeats",
+    zh: "{name}：{images} 张 × {repeats} 次重复",
+  },
+  "train.plan.accum": { en: " x {n} accumulated", zh: " × 累积 {n} 次" },
+  "train.plan.reg": {
+    en: "Regularization images: {n} (cycled to match the training images)",
+    zh: "正则化图片：{n} 张（循环使用，与训练图片数相同）",
+  },
+  "train.plan.buckets": {
+    en: "Buckets (width x height: images per epoch): {list}",
+    zh: "分桶（宽 × 高：每轮张数）：{list}",
+  },
+  "train.plan.saves.epochs": { en: "Saves a LoRA every {n} epochs.", zh: "每 {n} 轮保存一个 LoRA。" },
+  "train.plan.saves.final": { en: "Saves only the final LoRA.", zh: "只保存最终的 LoRA。" },
+  "train.plan.saves.steps": { en: "Also saves every {n} steps.", zh: "另外每 {n} 步保存一次。" },
+  "train.plan.full": {
+    en: "The full plan, as danlu train --dry-run prints it",
+    zh: "完整计划（命令行输出，英文）",
+  },
 
   // the config fields
   "cfg.search": { en: "Find a setting", zh: "查找设置" },
-  "cfg.search.placeholder": { en: "e.g. network_dim, learning rate", zh: "例如 network_dim、learning rate" },
+  "cfg.search.placeholder": { en: "e.g. network_dim, learning rate", zh: "例如 network_dim、学习率" },
   "cfg.changedonly": { en: "Only changed settings", zh: "只看改动过的设置" },
   "cfg.matches": { en: "{n} settings match.", zh: "{n} 项设置匹配。" },
   "cfg.changedn": { en: "{n} changed", zh: "已改 {n} 项" },
@@ -107,7 +131,7 @@ export const train: Strings = {
   "cfg.group.sampling": { en: "Samples", zh: "样图" },
   "cfg.group.validation": { en: "Validation", zh: "验证" },
   "cfg.group.regularization": { en: "Regularization", zh: "正则化" },
-  "cfg.group.pivotal": { en: "Pivotal tuning", zh: "Pivotal 微调" },
+  "cfg.group.pivotal": { en: "Pivotal tuning", zh: "触发词嵌入微调" },
   "cfg.group.model": { en: "Model", zh: "模型" },
   "cfg.group.hardware": { en: "Memory and speed", zh: "显存与速度" },
   "cfg.group.other": { en: "Other", zh: "其他" },

@@ -11,11 +11,12 @@ import {
   enc,
   errorAt,
   formatBytes,
+  formatTime,
   type DatasetSummary,
 } from "../components/dataset-common.tsx";
 
 export default function DatasetsPage() {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const { route } = useLocation();
   const [datasets, setDatasets] = useState<DatasetSummary[] | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -74,7 +75,7 @@ export default function DatasetsPage() {
               value={name}
               required
               autocomplete="off"
-              placeholder="alice-photos"
+              placeholder={t("dsl.create.placeholder")}
               data-testid="create-name"
               aria-invalid={nameError ? "true" : undefined}
               aria-describedby={nameError ? "ds-new-name-error" : "ds-new-name-help"}
@@ -138,7 +139,7 @@ export default function DatasetsPage() {
                     </td>
                     <td class="ds-wide-only">{dataset.images}</td>
                     <td class="ds-wide-only">{formatBytes(dataset.bytes)}</td>
-                    <td class="ds-wide-only">{new Date(dataset.modified_at).toLocaleString()}</td>
+                    <td class="ds-wide-only">{formatTime(dataset.modified_at, lang)}</td>
                     <td class="ds-actions">
                       {confirm === dataset.name ? (
                         <span

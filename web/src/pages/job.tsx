@@ -11,6 +11,7 @@ import {
   formatDuration,
   formatNumber,
   formatTime,
+  kindName,
   ImageViewer,
   isActive,
   JobImage,
@@ -130,7 +131,7 @@ export default function JobPage() {
         </ul>
       </nav>
       <hgroup>
-        <h1>{t("job.heading", { kind: job.kind })}</h1>
+        <h1>{t("job.heading", { kind: kindName(job.kind, t) })}</h1>
         <p>
           <StateBadge state={state} /> {job.stage ? <span class="job-muted">· {job.stage}</span> : null}
           {job.cancel_requested && isActive(state) ? (
@@ -420,7 +421,7 @@ function ValidationTable({ live }: { live: Live }) {
 const MAX_LOG_LINES = 1000;
 
 function LogView({ lines, version }: { lines: LogLine[]; version: number }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const ref = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
   useEffect(() => {
@@ -449,7 +450,7 @@ function LogView({ lines, version }: { lines: LogLine[]; version: number }) {
       ) : null}
       {shown.map((line, i) => (
         <span key={i} class={`log-${line.level}`}>
-          {line.at ? `${new Date(line.at).toLocaleTimeString()} ` : ""}
+          {line.at ? `${new Date(line.at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en")} ` : ""}
           {line.level !== "info" ? `[${line.level}] ` : ""}
           {line.message}
           {"\n"}

@@ -4,7 +4,15 @@ import { useLocation } from "preact-iso";
 import { useEffect, useState } from "preact/hooks";
 import { getJson, type Job } from "../api.ts";
 import { ErrorBox } from "../components/error-box.tsx";
-import { enc, formatTime, isActive, JOB_STATES, JobProgress, StateBadge } from "../components/job-common.tsx";
+import {
+  enc,
+  formatTime,
+  isActive,
+  JOB_STATES,
+  JobProgress,
+  kindName,
+  StateBadge,
+} from "../components/job-common.tsx";
 import { useI18n } from "../i18n/index.ts";
 import type { Me } from "./signin.tsx";
 
@@ -98,7 +106,7 @@ export default function JobsPage() {
             <option value="">{t("jobs.any")}</option>
             {(kinds.includes(kind) || !kind ? kinds : [...kinds, kind]).map((k) => (
               <option key={k} value={k}>
-                {k}
+                {kindName(k, t)}
               </option>
             ))}
           </select>
@@ -159,7 +167,7 @@ export default function JobsPage() {
                       {job.id}
                     </a>
                   </td>
-                  <td>{job.kind}</td>
+                  <td>{kindName(job.kind, t)}</td>
                   <td>
                     <StateBadge state={job.state} />
                   </td>

@@ -1,115 +1,11 @@
-// Every training key as a form field, generated from /api/config/schema: the field's kind comes from the
-// key's type label ("bool", "int >= 1", "a | b | c", "list of ..."), its help text is the description,
-// its default (or the preset's value) shows until the user changes it. Only changed keys are sent.
+// Every training key as a form field, generated from /api/config/schema and grouped as a user looks for
+// them (the key-to-field model is train-fields.ts); its default (or the preset's value) shows until the
+// user changes it. Only changed keys are sent.
 import { useState } from "preact/hooks";
 import type { ApiError } from "../api.ts";
 import { errorAt, FieldError, invalidProps } from "../components/job-common.tsx";
 import { useI18n } from "../i18n/index.ts";
-
-export interface SchemaKey {
-  key: string;
-  default: unknown;
-  required: boolean;
-  type: string;
-  description: string;
-}
-
-export type FieldKind =
-  | { kind: "bool" }
-  | { kind: "tristate" }
-  | { kind: "int"; min?: number; max?: number }
-  | { kind: "number"; min?: number; max?: number }
-  | { kind: "select"; options: (string | number)[] }
-  | { kind: "list" }
-  | { kind: "text"; suggestions?: string[] }
-  | { kind: "path" };
-
-/** A raw form value: what the input holds (checkboxes: a boolean). */
-export type Raw = string | boolean;
-
-function bounds(type: string): { min?: number; max?: number } {
-  const min = />=\s*(-?[\d.]+)/u.exec(type)?.[1];
-  const max = /<=\s*(-?[\d.]+)/u.exec(type)?.[1];
-  return { ...(min ? { min: Number(min) } : {}), ...(max ? { max: Number(max) } : {}) };
-}
-
-/** The field for a type label as `danlu config show` prints it. */
-export function fieldKind(type: string): FieldKind {
-  if (type === "path") return { kind: "path" };
-  if (type === "bool") return { kind: "bool" };
-  if (type.startsWith("bool")) return { kind: "tristate" };
-  if (type.startsWith("list of")) return { kind: "list" };
-  if (type.includes(" | ")) {
-    const parts = type.split(" | ").map((part) => part.trim());
-    if (parts.every((part) => /^-?\d+$/u.test(part))) return { kind: "select", options: parts.map(Number) };
-    if (parts.every((part) => /^[A-Za-z][\w.+-]*$/u.test(part))) return { kind: "select", options: parts };
-    const words = parts.filter((part) => /^[A-Za-z][\w.+-]*$/u.test(part));
-    return { kind: "text", ...(words.length > 1 ? { suggestions: words } : {}) };
-  }
-  if (/^int\b/u.test(type)) return { kind: "int", ...bounds(type) };
-  if (/^number\b/u.test(type)) return { kind: "number", ...bounds(type) };
-  return { kind: "text" };
-}
-
-/** A value as its input shows it. */
-export function toRaw(value: unknown, field: FieldKind): Raw {
-  if (field.kind === "bool") return value === true;
-  if (value === null || value === undefined) return "";
-  if (field.kind === "list" && Array.isArray(value)) return value.map(String).join("\n");
-  if (Array.isArray(value)) return value.join(",");
-  return String(value);
-}
-
-/** What the API gets for an input's value ("" = not set). */
-export function fromRaw(raw: Raw, field: FieldKind): unknown {
-  if (typeof raw === "boolean") return raw;
-  const text = raw.trim();
-  switch (field.kind) {
-    case "tristate":
-      return text === "true" ? true : text === "false" ? false : null;
-    case "int":
-    case "number":
-      return text === "" ? null : Number(text);
-    case "select":
-      return typeof field.options[0] === "number" ? Number(text) : text;
-    case "list":
-      return text
-        .split("\n")
-        .map((line) => line.trim())
-        .filter((line) => line !== "");
-    case "text":
-      if (/^-?\d+(\.\d+)?(e-?\d+)?$/iu.test(text)) return Number(text);
-      if (/^\[.*\]$/u.test(text)) {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          return text;
-        }
-      }
-      return text;
-    default:
-      return text;
-  }
-}
-
-/** The keys the user changed from what the form started with (default, or the preset's value). */
-export function changedConfig(
-  keys: SchemaKey[],
-  overrides: Record<string, Raw>,
-  base: (key: SchemaKey) => unknown,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of keys) {
-    if (!Object.hasOwn(overrides, key.key)) continue;
-    const field = fieldKind(key.type);
-    const raw = overrides[key.key]!;
-    const start = toRaw(base(key), field);
-    if (typeof raw === "string" ? raw.trim() === String(start).trim() : raw === start) continue;
-    if (raw === "" && field.kind !== "text") continue; // emptied: back to the default
-    out[key.key] = fromRaw(raw, field);
-  }
-  return out;
-}
+import { describe, fieldKind, toRaw, typeLabel, type Raw, type SchemaKey } from "./train-fields.ts";
 
 /** Groups of keys, in the order a user looks for them; keys not named here go to "other". */
 export const GROUPS: { id: string; keys: string[]; open?: boolean }[] = [
@@ -288,7 +184,10 @@ export function ConfigFields({
   const needle = search.trim().toLowerCase();
   const errorKey = editable.find((key) => errorAt(error, `config.${key.key}`))?.key;
   const visible = (key: SchemaKey) =>
-    (!needle || key.key.toLowerCase().includes(needle) || key.description.toLowerCase().includes(needle)) &&
+    (!needle ||
+      key.key.toLowerCase().includes(needle) ||
+      key.description.toLowerCase().includes(needle) ||
+      key.description_zh.includes(needle)) &&
     (!changedOnly || Object.hasOwn(overrides, key.key) || key.key === errorKey);
   const filtering = needle !== "" || changedOnly;
   const groups = groupsOf(editable);
@@ -384,7 +283,7 @@ function ConfigField({
   onChange: (raw: Raw | undefined) => void;
   error: ApiError | null;
 }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const field = fieldKind(schema.type);
   const id = `cfg-${schema.key}`;
   const helpId = `${id}-help`;
@@ -526,7 +425,7 @@ function ConfigField({
         </>
       )}
       <small id={helpId}>
-        {schema.description}
+        {describe(schema, lang)}
         <br />
         <span class="job-muted">
           {preset ? t("cfg.presetvalue") : t("cfg.default")}: <code>{shown(start)}</code>
@@ -536,7 +435,7 @@ function ConfigField({
               · {t("cfg.default")}: <code>{shown(schema.default)}</code>
             </>
           ) : null}{" "}
-          · <span class="train-type">{schema.type}</span>
+          · <span class="train-type">{typeLabel(schema.type, lang)}</span>
         </span>
       </small>
       <FieldError id={errorId} error={error} />

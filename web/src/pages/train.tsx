@@ -8,16 +8,10 @@ import { ErrorBox } from "../components/error-box.tsx";
 import { errorAt, errorField, FieldError, formatBytes, invalidProps } from "../components/job-common.tsx";
 import { useI18n } from "../i18n/index.ts";
 import "../i18n/train.ts";
-import {
-  changedConfig,
-  ConfigFields,
-  fieldKind,
-  fromRaw,
-  toRaw,
-  type Raw,
-  type SchemaKey,
-} from "./train-config.tsx";
+import { ConfigFields } from "./train-config.tsx";
+import { changedConfig, fieldKind, fromRaw, toRaw, type Raw, type SchemaKey } from "./train-fields.ts";
 import { KohyaImport, saveText } from "./train-kohya.tsx";
+import { inLang, PlanView, PresetDetails, showValue, type Plan, type Preset } from "./train-plan.tsx";
 
 interface DatasetSummary {
   name: string;
@@ -25,35 +19,12 @@ interface DatasetSummary {
   bytes: number;
 }
 
-interface Preset {
-  name: string;
-  summary: string;
-  settings: { key: string; value: unknown; reason: string }[];
-  missing: string[];
-  advice: string[];
-}
-
-interface Plan {
-  report: string;
-  warnings: string[];
-  total_steps: number;
-  epochs: number;
-  arch: string;
-}
-
 type Action = "plan" | "start" | "export";
 
-/** The fields outside the config an API error may name. */
 const TOP_FIELDS = ["dataset", "model", "preset", "reg_dataset", "sample_prompts"];
 
-function showValue(value: unknown): string {
-  if (value === null || value === undefined) return "—";
-  if (Array.isArray(value)) return value.join(", ");
-  return String(value);
-}
-
 export default function TrainPage() {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const { query, route } = useLocation();
   const [datasets, setDatasets] = useState<DatasetSummary[] | null>(null);
   const [models, setModels] = useState<{ name: string; bytes: number }[] | null>(null);
@@ -286,7 +257,9 @@ export default function TrainPage() {
                   </option>
                 ))}
               </select>
-              <small id="train-preset-help">{chosen ? chosen.summary : t("train.preset.help")}</small>
+              <small id="train-preset-help">
+                {chosen ? inLang(chosen, lang).summary : t("train.preset.help")}
+              </small>
               <FieldError id="train-preset-error" error={at("preset")} />
             </div>
             <div>
@@ -413,96 +386,5 @@ export default function TrainPage() {
 
       {plan ? <PlanView plan={plan.plan} stale={plan.for !== paramsText} /> : null}
     </>
-  );
-}
-
-function PresetDetails({ preset }: { preset: Preset }) {
-  const { t } = useI18n();
-  return (
-    <details open data-testid="preset-details">
-      <summary>{t("train.preset.settings", { name: preset.name, n: preset.settings.length })}</summary>
-      <div class="job-scroll">
-        <table class="striped train-preset">
-          <thead>
-            <tr>
-              <th scope="col">{t("train.preset.key")}</th>
-              <th scope="col">{t("train.preset.value")}</th>
-              <th scope="col">{t("train.preset.reason")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {preset.settings.map((setting) => (
-              <tr key={setting.key} data-testid="preset-setting" data-key={setting.key}>
-                <td>{setting.key}</td>
-                <td>
-                  <code>{showValue(setting.value)}</code>
-                </td>
-                <td>
-                  <small>{setting.reason}</small>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {preset.advice.length > 0 ? (
-        <>
-          <h3>{t("train.preset.advice")}</h3>
-          <ul>
-            {preset.advice.map((line) => (
-              <li key={line}>
-                <small>{line}</small>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-      {preset.missing.length > 0 ? (
-        <>
-          <h3>{t("train.preset.missing")}</h3>
-          <ul>
-            {preset.missing.map((line) => (
-              <li key={line}>
-                <small>{line}</small>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-    </details>
-  );
-}
-
-function PlanView({ plan, stale }: { plan: Plan; stale: boolean }) {
-  const { t } = useI18n();
-  return (
-    <section aria-labelledby="plan-title" class="train-plan" data-testid="plan-report" aria-live="polite">
-      <h2 id="plan-title">{t("train.plan.title")}</h2>
-      <p>
-        <strong data-testid="plan-summary" data-steps={plan.total_steps} data-epochs={plan.epochs}>
-          {t("train.plan.summary", { steps: plan.total_steps, epochs: plan.epochs, arch: plan.arch })}
-        </strong>
-      </p>
-      {stale ? (
-        <p class="job-muted" data-testid="plan-stale">
-          <small>{t("train.plan.stale")}</small>
-        </p>
-      ) : null}
-      {plan.warnings.length > 0 ? (
-        <div class="error-box" data-testid="plan-warnings">
-          <strong>{t("train.plan.warnings")}</strong>
-          <ul>
-            {plan.warnings.map((warning) => (
-              <li key={warning}>
-                <small>{warning}</small>
-              </li>
-            ))}
-          </ul>
-        </div>
-      ) : null}
-      <pre tabIndex={0} aria-label={t("train.plan.title")}>
-        {plan.report}
-      </pre>
-    </section>
   );
 }

@@ -26,6 +26,8 @@ const stages = [
 const failed = [];
 let passed = 0;
 let failedTests = 0;
+// The names of the failed tests, repeated at the very end: a CI log that keeps only its tail still says which.
+const failedNames = [];
 for (const [name, cmd, args] of stages) {
   console.log(`\n=== ${name} ===`);
   const result = spawnSync(cmd, args, {
@@ -39,6 +41,9 @@ for (const [name, cmd, args] of stages) {
   process.stdout.write(result.stdout ?? "");
   if (name === "pytest") {
     passed += Number(/(\d+) passed/.exec(result.stdout ?? "")?.[1] ?? 0);
+    for (const match of (result.stdout ?? "").matchAll(/^(?:FAILED|ERROR) (\S+)/gm)) {
+      failedNames.push(`pytest: ${match[1]}`);
+    }
     failedTests +=
       Number(/(\d+) failed/.exec(result.stdout ?? "")?.[1] ?? 0) +
       Number(/(\d+) error/.exec(result.stdout ?? "")?.[1] ?? 0);
@@ -48,6 +53,17 @@ for (const [name, cmd, args] of stages) {
       const report = JSON.parse(readFileSync(join(root, ".danlu", "vitest.json"), "utf8"));
       passed += report.numPassedTests;
       failedTests += report.numFailedTests;
+      for (const file of report.testResults ?? []) {
+        const where = file.name.startsWith(root) ? file.name.slice(root.length) : file.name;
+        const failures = (file.assertionResults ?? []).filter((test) => test.status === "failed");
+        for (const test of failures) {
+          const why = (test.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 300);
+          failedNames.push(`vitest: ${where} > ${test.fullName}: ${why}`);
+        }
+        if (file.status === "failed" && failures.length === 0) {
+          failedNames.push(`vitest: ${where} (${(file.message ?? "failed").split("\n")[0]})`);
+        }
+      }
     } catch {
       failedTests += 1;
     }
@@ -55,6 +71,7 @@ for (const [name, cmd, args] of stages) {
   if (result.status !== 0) failed.push(name);
 }
 
+for (const name of failedNames) console.log(`failed: ${name}`);
 console.log(`\nstages failed: ${failed.length ? failed.join(", ") : "none"}`);
 console.log(`${passed} passed, ${failedTests} failed`);
 process.exit(failed.length ? 1 : 0);

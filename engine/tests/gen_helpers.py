@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from PIL import Image, PngImagePlugin
 from safetensors.torch import save_file
 
 from danlu_engine.lora_apply.targets import model_targets
@@ -28,6 +29,7 @@ def write_kohya_lora(model, path: str, names: list[str], rank: int = 2, alpha: f
     tensors = {}
     for name in names:
         weight = targets[name].module.weight
+        assert isinstance(weight, torch.Tensor)
         out_dim, in_dim = weight.shape[0], weight.shape[1]
         kernel = tuple(weight.shape[2:])
         tensors[f"{name}.lora_down.weight"] = torch.randn(rank, in_dim, *kernel, generator=g) * scale
@@ -35,3 +37,10 @@ def write_kohya_lora(model, path: str, names: list[str], rank: int = 2, alpha: f
         tensors[f"{name}.alpha"] = torch.tensor(alpha)
     save_file(tensors, path, metadata=metadata or {"ss_network_module": "networks.lora"})
     return tensors
+
+
+def png_parameters(path) -> str:
+    """The A1111 "parameters" text chunk of a PNG the engine wrote."""
+    with Image.open(path) as png:
+        assert isinstance(png, PngImagePlugin.PngImageFile)
+        return png.text["parameters"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from gen_helpers import kohya_names, tiny_model, write_kohya_lora
+from gen_helpers import kohya_names, png_parameters, tiny_model, write_kohya_lora
 from PIL import Image
 
 from danlu_engine.commands.generate import Generator
@@ -100,7 +100,7 @@ def test_lora_weight_zero_is_the_base_image_and_jobs_do_not_leak(model, tmp_path
     pixels = {p: Image.open(tmp_path / "out" / f"{p}-3.png").tobytes() for p in ("base", "w0", "w1", "again")}
     assert pixels["w0"] == pixels["base"] and pixels["again"] == pixels["base"]
     assert pixels["w1"] != pixels["base"]
-    text = Image.open(tmp_path / "out" / "w1-3.png").text["parameters"]
+    text = png_parameters(tmp_path / "out" / "w1-3.png")
     assert text.endswith(f'Clip skip: 1, Lora hashes: "style: {lora_short_hash(lora)}"')
     assert gen.reports[lora]["matched"] > 0 and json.dumps(gen.reports[lora])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gen_helpers import png_parameters
 from PIL import Image
 from test_generate import _job
 
@@ -73,7 +74,7 @@ def test_whole_picture_changes_only_inside_the_blurred_mask(models, files, tmp_p
         assert not np.array_equal(after[inside], before[inside])
         results.append(after)
     assert len({r.tobytes() for r in results}) == 4  # each masked-content mode starts differently
-    text = Image.open(tmp_path / "m2-3.png").text["parameters"]
+    text = png_parameters(tmp_path / "m2-3.png")
     assert text.endswith("Denoising strength: 0.75, Clip skip: 1, Mask blur: 4, Masked content: latent noise")
 
 
@@ -84,7 +85,7 @@ def test_only_masked_keeps_the_init_size_and_writes_the_area(models, files, tmp_
     inside = _reach_mask(files, 4)
     assert after.shape == before.shape  # 96x64 although the job samples 64x64
     assert np.array_equal(after[~inside], before[~inside]) and not np.array_equal(after[inside], before[inside])
-    text = Image.open(tmp_path / "o-3.png").text["parameters"]
+    text = png_parameters(tmp_path / "o-3.png")
     assert "Size: 64x64" in text and text.endswith("Mask blur: 4, Inpaint area: Only masked, Masked area padding: 8")
 
 

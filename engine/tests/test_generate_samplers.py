@@ -31,6 +31,6 @@ def test_ancestral_dpmpp_2s_is_refused_not_swapped():
 
     with pytest.raises(EngineError) as error:
         find_sampler("DPM++ 2S a", "jobs[0].sampler")
-    assert "not available" in str(error.value) and "use DPM++ 2S" in error.value.detail
+    assert "not available" in str(error.value) and "use DPM++ 2S" in (error.value.detail or "")
     sampler = find_sampler("dpm++ 2s", "jobs[0].sampler")
     assert sampler.name == "DPM++ 2S" and "Ancestral" not in sampler.scheduler

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from gen_helpers import tiny_model, write_kohya_lora
+from gen_helpers import png_parameters, tiny_model, write_kohya_lora
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -81,7 +81,7 @@ def test_txt2img_and_img2img_write_images(model, tmp_path):
     gen.run()
     assert sorted(os.listdir(tmp_path)) == ["i-2.png", "t-2.png", "t-3.png"]
     assert Image.open(tmp_path / "t-3.png").size == (64, 64)
-    assert "Denoising strength: 0.5" in Image.open(tmp_path / "i-2.png").text["parameters"]
+    assert "Denoising strength: 0.5" in png_parameters(tmp_path / "i-2.png")
 
 
 def test_inpaint_and_hires_on_sdxl(model, tmp_path):

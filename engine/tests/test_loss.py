@@ -107,7 +107,7 @@ def loss_maker(ddpm, v_prediction: bool, **options) -> MicroBatchLoss:
 
 def test_plain_options_draw_what_training_always_drew(ddpm):
     latents = torch.zeros(3, 4, 8, 8)
-    noise, t = loss_maker(ddpm, False)._noise_and_timesteps(latents, None, torch.Generator().manual_seed(5))
+    noise, t = loss_maker(ddpm, False)._noise_and_timesteps(latents, torch.Generator(), torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)
     torch.testing.assert_close(noise, torch.randn(latents.shape, generator=g))
     assert torch.equal(t, torch.randint(0, 1000, (3,), generator=g))
@@ -115,7 +115,7 @@ def test_plain_options_draw_what_training_always_drew(ddpm):
 
 def test_timesteps_stay_in_the_range(ddpm):
     maker = loss_maker(ddpm, False, min_timestep=200, max_timestep=260)
-    _, t = maker._noise_and_timesteps(torch.zeros(64, 4, 1, 1), None, torch.Generator().manual_seed(0))
+    _, t = maker._noise_and_timesteps(torch.zeros(64, 4, 1, 1), torch.Generator(), torch.Generator().manual_seed(0))
     assert t.min() >= 200 and t.max() < 260 and len(set(t.tolist())) > 10
 
 

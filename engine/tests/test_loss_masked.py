@@ -38,6 +38,7 @@ def test_alpha_is_resized_and_cropped_like_the_pixels(tmp_path):
     path = rgba(str(tmp_path / "a.png"), 32, 0, 255)
     image = spec_of(path, 32, 64, (16, 0), 32)  # 2x up, then the middle 32 columns
     mask = load_alpha_mask(image)
+    assert mask is not None
     assert mask.shape == load_pixels(image).shape[1:] == (32, 32)
     assert mask[:, :8].max() == 0 and mask[:, 24:].min() == 1  # left half transparent, right opaque (Lanczos edge)
     (plain,) = write_images(str(tmp_path / "rgb"), 1, size=32)
@@ -49,6 +50,7 @@ def test_masks_are_averaged_to_latent_size_and_flipped(tmp_path):
     (plain,) = write_images(str(tmp_path / "rgb"), 1, size=32)
     source = MaskSource([spec_of(path, 32, 32, (0, 0), 32), spec_of(plain, 32, 32, (0, 0), 32)])
     masks = source.batch([0, 0, 1], [False, True, False], (4, 4), torch.device("cpu"))
+    assert masks is not None
     half = torch.tensor([[0.0, 0.0, 1.0, 1.0]] * 4)
     torch.testing.assert_close(masks[0, 0], half)
     torch.testing.assert_close(masks[1, 0], half.flip(-1))

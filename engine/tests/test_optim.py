@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from test_train_support import OptimizerKind
 
 from danlu_engine.protocol import EngineError
 from danlu_engine.spec import OptimizerSpec, SchedulerSpec
@@ -18,7 +19,7 @@ torch.set_num_threads(1)
 CPU = torch.device("cpu")
 
 
-def spec(kind: str, lr: float = 1e-3, **args) -> OptimizerSpec:
+def spec(kind: OptimizerKind, lr: float = 1e-3, **args) -> OptimizerSpec:
     return OptimizerSpec(kind, lr, lr / 2, 0.01, (0.9, 0.999), 1e-8, 0.0, args)
 
 
@@ -122,10 +123,10 @@ def diffusers_curve(kind: str, warmup: int, total: int, cycles: int = 1, power: 
     from diffusers.optimization import get_scheduler
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
-    extra = {"num_cycles": cycles} if kind == "cosine_with_restarts" else {}
-    if kind == "polynomial":
-        extra = {"power": power}
-    sched = get_scheduler(kind, opt, num_warmup_steps=warmup, num_training_steps=total, **extra)
+    num_cycles = cycles if kind == "cosine_with_restarts" else 1  # else get_scheduler's defaults
+    exponent = power if kind == "polynomial" else 1.0
+    sched = get_scheduler(kind, opt, num_warmup_steps=warmup, num_training_steps=total, num_cycles=num_cycles,
+                          power=exponent)
     out = []
     for _ in range(total):
         out.append(opt.param_groups[0]["lr"])
@@ -148,12 +149,12 @@ def test_schedules_match_diffusers_curves(kind, warmup, cycles, power):
 
 def lrs_with_resume(total: int, cut: int, sched_spec: SchedulerSpec) -> tuple[list[float], list[float]]:
     """The lr of every step straight through, and the same steps with a save/load of the state at ``cut``."""
-    def fresh():
+    def fresh() -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
         opt_spec = spec("AdamW", lr=1e-3)
         opt = build_optimizer(opt_spec, groups(torch.ones(2)), CPU)
         return opt, optim.build_scheduler(sched_spec, opt, total, opt_spec)
 
-    def run(opt, sched, steps):
+    def run(opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, steps: int) -> list[float]:
         out = []
         for _ in range(steps):
             out.append(opt.param_groups[0]["lr"])

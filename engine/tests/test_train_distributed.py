@@ -21,7 +21,7 @@ from danlu_engine.spec import parse_train_spec
 from danlu_engine.train import distributed, loop
 
 
-def launch_two(spec: dict, spec_path: str) -> subprocess.Popen:
+def launch_two(spec: dict, spec_path: str) -> subprocess.Popen[str]:
     """Two processes as src/engine/python.ts starts them (danlu_engine.launch -> accelerate launch)."""
     with open(spec_path, "w", encoding="utf-8") as f:
         json.dump(spec, f)
@@ -106,6 +106,7 @@ def test_sigterm_stops_both_ranks_with_one_state_and_exit_3(sd15, tmp_path):
     spec = make_spec(sd15, str(tmp_path / "out"), images, epochs=20, batch=2, processes=2,
                      output={"save_every_n_epochs": 0})
     proc = launch_two(spec, str(tmp_path / "spec.json"))
+    assert proc.stdout is not None and proc.stderr is not None
     events = []
     for line in proc.stdout:
         events.append(json.loads(line))

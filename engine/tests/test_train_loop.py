@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, PngImagePlugin
 from safetensors import safe_open
 from test_train_support import ENGINE_DIR, make_spec, write_images
 
@@ -130,6 +130,7 @@ def test_writes_exactly_the_planned_files(sd15, images, tmp_path, monkeypatch):
     assert json.loads(meta["ss_tag_frequency"]) == {"1_sks": {"sks": 2}}  # from the spec, kept
     assert meta["modelspec.architecture"] == "stable-diffusion-v1/lora" and len(meta["sshs_model_hash"]) == 64
     with Image.open(out / "sample" / "tiny_e000003_00.png") as png:
+        assert isinstance(png, PngImagePlugin.PngImageFile)
         assert png.text["parameters"].startswith("a sks shape\nNegative prompt: blurry\nSteps: 2, Sampler: Euler a")
 
 
@@ -165,6 +166,7 @@ def test_sigterm_saves_a_state_and_exits_3(sd15, images, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "danlu_engine", "train", str(spec_path)], cwd=ENGINE_DIR,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
     events = []
     for line in proc.stdout:
         events.append(json.loads(line))

@@ -8,7 +8,8 @@ import time
 
 import pytest
 import torch
-from test_train_support import make_spec, write_images
+from test_train_support import OptimizerKind, SchedulerKind, make_spec, write_images
+from transformers import CLIPTextModel
 
 from danlu_engine.models.tiny import build_tiny_modules
 from danlu_engine.protocol import EngineError
@@ -42,6 +43,7 @@ def test_openclip_padding_chunks_still_end_with_eos():
 
 def test_clip_skip_and_chunk_joining():
     encoder = build_tiny_modules("sd15", 0)["text_encoder"]
+    assert isinstance(encoder, CLIPTextModel)
     ids = chunked_ids(tokenizers_for("sd15")[0], "a photo of a cat", 150).unsqueeze(0)
     with torch.no_grad():
         joined = encode_sd(encoder, ids, clip_skip=1)
@@ -53,7 +55,7 @@ def test_clip_skip_and_chunk_joining():
         torch.testing.assert_close(skipped, encoder.final_layer_norm(out.hidden_states[-2]))
 
 
-def schedule(kind: str, warmup: int = 0, cycles: int = 1, power: float = 1.0) -> list[float]:
+def schedule(kind: SchedulerKind, warmup: int = 0, cycles: int = 1, power: float = 1.0) -> list[float]:
     factor = optim.lr_factor(SchedulerSpec(kind, warmup, cycles, power), total_steps=10)
     return [round(factor(s), 6) for s in range(10)]
 
@@ -69,7 +71,7 @@ def test_lr_schedules_have_the_diffusers_shapes():
     assert schedule("linear", warmup=5)[5:] == [1.0, 0.8, 0.6, 0.4, 0.2]
 
 
-def optimizer_spec(kind: str) -> OptimizerSpec:
+def optimizer_spec(kind: OptimizerKind) -> OptimizerSpec:
     return OptimizerSpec(kind, 1e-3, 1e-3, 0.0, (0.9, 0.999), 1e-8, 0.0)
 
 
@@ -92,7 +94,7 @@ def test_adamw8bit_that_cannot_run_says_what_to_use(monkeypatch):
     with pytest.raises(EngineError) as caught:
         optim.build_optimizer(optimizer_spec("AdamW8bit"), [{"params": [torch.nn.Parameter(torch.ones(2))]}],
                               torch.device("cpu"))
-    assert caught.value.code == "OPTIMIZER_UNAVAILABLE" and "AdamW" in caught.value.detail
+    assert caught.value.code == "OPTIMIZER_UNAVAILABLE" and "AdamW" in (caught.value.detail or "")
 
 
 def test_cuda_asked_but_absent(monkeypatch):
@@ -128,23 +130,28 @@ def test_latents_disk_cache_is_reused_until_the_image_or_plan_changes(tmp_path):
 
 def test_nan_loss_stops_with_advice(tmp_path):
     from danlu_engine.train import loop
+    from danlu_engine.train.outputs import Saver
 
     spec = parse_train_spec(make_spec(str(tmp_path / "m"), str(tmp_path / "out"), ["a.png", "b.png"], epochs=1))
     weight = torch.nn.Parameter(torch.ones(1))
     opt = torch.optim.AdamW([weight], lr=1e-3)
     run = loop.Run(spec, torch.device("cpu"), torch.nn.Module(), lambda batch, index: weight * math.nan, opt,
-                   torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), None, None, None, "fp")
+                   torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), None, Saver(spec, {}), None, "fp")
     with pytest.raises(EngineError) as caught:
         loop._step(run, loop.optimizer_steps(spec)[0], 1)
-    assert caught.value.code == "NAN_LOSS" and "learning rate" in caught.value.detail
+    assert caught.value.code == "NAN_LOSS" and "learning rate" in (caught.value.detail or "")
 
 
 @pytest.mark.parametrize("v_prediction", [False, True])
 def test_noise_and_target_match_diffusers(v_prediction):
+    from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
+
     from danlu_engine.models.build import training_scheduler
     from danlu_engine.train.step import NoiseSchedule
 
     scheduler = training_scheduler(v_prediction)
+    # diffusers' package exports type-check as its placeholder classes (the torch-less branch): the real one
+    assert isinstance(scheduler, DDPMScheduler)
     schedule = NoiseSchedule.from_scheduler(scheduler, torch.device("cpu"), v_prediction)
     latents, noise, t = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8), torch.tensor([0, 500, 999])
     a, s = schedule.sqrt_alpha[t].view(-1, 1, 1, 1), schedule.sqrt_one_minus_alpha[t].view(-1, 1, 1, 1)

@@ -6,11 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
 ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The type fields of OptimizerSpec and SchedulerSpec (danlu_engine/spec.py), for helpers that build them
+OptimizerKind = Literal["AdamW", "AdamW8bit", "Lion", "Lion8bit", "Prodigy", "Adafactor", "DAdaptAdam",
+                        "AdamWScheduleFree"]
+SchedulerKind = Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
+                        "adafactor"]
 
 
 def write_images(folder: str, count: int, size: int = 64) -> list[str]:
@@ -66,7 +73,7 @@ def make_spec(model_path: str, out_dir: str, images: list[str], epochs: int = 2,
     """A complete, valid train spec; ``sections`` override keys per section (e.g. training={...})."""
     epoch_plan = plan(len(images), epochs, batch)
     steps = sum(-(-len(e) // (accumulation * processes)) for e in epoch_plan)
-    spec = {
+    spec: dict[str, Any] = {
         "version": 1,
         "model": {"path": model_path, "arch": None, "v_prediction": None, "vae_path": None},
         "output": {"dir": out_dir, "name": "tiny", "save_every_n_epochs": 1, "save_every_n_steps": 0,

@@ -20,7 +20,7 @@ import torch
 
 from .. import cancel
 from ..generate.samplers import find_sampler, make_scheduler
-from ..generate.spec import GenerateSpec, GenJob, parse_generate_spec
+from ..generate.spec import GenerateSpec, GenJob, HiresSpec, parse_generate_spec
 from ..protocol import EngineError, emit, emit_ready
 
 
@@ -161,14 +161,14 @@ class Generator:
             common = {**common, **control.call_args(job.width, job.height, "image")}
         if job.hires is None:
             return pipe(width=job.width, height=job.height, num_inference_steps=job.steps, **common).images
-        return self._hires_pass(job, sampler, pipe, seeds, common, control)
+        return self._hires_pass(job, job.hires, sampler, pipe, seeds, common, control)
 
-    def _hires_pass(self, job: GenJob, sampler, first_pipe, seeds: list[int], common: dict, control=None) -> list:
+    def _hires_pass(self, job: GenJob, hr: HiresSpec, sampler, first_pipe, seeds: list[int], common: dict,
+                    control=None) -> list:
         """A1111's hires fix: the first pass, upscaled (latents or decoded images), then img2img at the new size."""
         from ..generate import hires
         from ..generate.pipelines import build_pipeline
 
-        hr = job.hires
         latent = hires.is_latent(hr.upscaler)
         first = first_pipe(width=job.width, height=job.height, num_inference_steps=job.steps,
                            output_type="latent" if latent else "pil", **common).images

@@ -106,8 +106,8 @@ def _fingerprint(spec: TrainSpec, arch: str) -> str:
     n, t = spec.network, spec.training
     network = [n.module, n.algo, n.dim, n.alpha, n.conv_dim, n.conv_alpha, n.dora_wd, n.use_tucker, n.factor,
                n.decompose_both, n.full_matrix, n.block_dims, n.block_alphas, n.conv_block_dims, n.weights]
-    parts = [arch, *network, n.train_unet, n.train_text_encoder, spec.optimizer.type,
-             t.gradient_accumulation_steps, t.mixed_precision, t.seed]
+    parts: list[object] = [arch, *network, n.train_unet, n.train_text_encoder, spec.optimizer.type,
+                           t.gradient_accumulation_steps, t.mixed_precision, t.seed]
     if t.num_processes != 1:  # a step's micro-batches; absent for one process, so older states still match
         parts.append(["num_processes", t.num_processes])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]

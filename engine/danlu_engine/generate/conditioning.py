@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +28,7 @@ class Chunk:
     weights: list[float]
 
 
-def _split_chunks(pieces: list[tuple[list[int], float] | None], comma_id: int) -> list[Chunk]:
+def _split_chunks(pieces: Sequence[tuple[list[int], float] | None], comma_id: int) -> list[Chunk]:
     """pieces: (token ids, weight) per segment; None marks a BREAK. Returns chunks of <= 75 tokens."""
     chunks: list[Chunk] = []
     current, last_comma = Chunk([], []), -1

@@ -16,13 +16,14 @@ The image latents are the VAE's mean (not a sample), so an image depends on its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ..protocol import EngineError
-from .spec import GenJob, InpaintSpec
+from .spec import GenJob
 
 
 @dataclass
@@ -44,14 +45,20 @@ def load_rgb(path: str, what: str) -> Image.Image:
         raise EngineError("BAD_IMAGE", f"{what} {path} cannot be read: {e}") from e
 
 
+def _lowest(band: Image.Image) -> float:
+    """The smallest value of a one-band image (whose getextrema is (min, max))."""
+    low, _ = cast(tuple[float, float], band.getextrema())
+    return low
+
+
 def load_mask(path: str, size: tuple[int, int], init_path: str) -> Image.Image:
     """The mask as "L" (an RGBA mask's alpha where it has transparency, else its grey level)."""
     from PIL import ImageOps
 
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            has_alpha = im.mode in ("RGBA", "LA") and im.getchannel("A").getextrema()[0] < 255
+        with Image.open(path) as file:
+            im = ImageOps.exif_transpose(file)
+            has_alpha = im.mode in ("RGBA", "LA") and _lowest(im.getchannel("A")) < 255
             mask = im.getchannel("A") if has_alpha else im.convert("L")
     except OSError as e:
         raise EngineError("BAD_IMAGE", f"mask {path} cannot be read: {e}") from e
@@ -122,9 +129,10 @@ def fill_masked(image: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 def prepare(job: GenJob) -> InpaintInputs:
-    spec: InpaintSpec = job.inpaint
-    init = load_rgb(job.init_image, "init image")
-    mask = blur_mask(load_mask(spec.mask, init.size, job.init_image), spec.mask_blur)
+    spec, init_path = job.inpaint, job.init_image
+    assert spec is not None and init_path is not None, "an inpaint job (the spec check requires init_image)"
+    init = load_rgb(init_path, "init image")
+    mask = blur_mask(load_mask(spec.mask, init.size, init_path), spec.mask_blur)
     size = (job.width, job.height)
     if spec.only_masked:
         box = crop_box(mask, spec.padding, job.width, job.height)

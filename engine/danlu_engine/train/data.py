@@ -34,8 +34,9 @@ def _open_planned(image: ImageSpec) -> Image.Image:
 
 def _fit(pil: Image.Image, image: ImageSpec) -> Image.Image:
     """Resize to ``resized`` and crop to the bucket, as planned."""
-    if pil.size != tuple(image.resized):
-        pil = pil.resize(tuple(image.resized), Image.Resampling.LANCZOS)
+    resized = (image.resized[0], image.resized[1])
+    if pil.size != resized:
+        pil = pil.resize(resized, Image.Resampling.LANCZOS)
     left, top = image.crop
     w, h = image.bucket
     return pil.crop((left, top, left + w, top + h))
@@ -75,6 +76,8 @@ def sdxl_time_ids(image: ImageSpec, flipped: bool = False) -> tuple[int, int, in
 def _fitted_offsets(bucket: tuple[int, int], size: tuple[int, int]) -> tuple[float, float, float]:
     """(left, top, right) in pixels of an image of ``size`` scaled to fit inside ``bucket``, centred."""
     bucket_ratio, image_ratio = bucket[0] / bucket[1], size[0] / size[1]
+    fitted_w: float
+    fitted_h: float
     if bucket_ratio > image_ratio:  # the bucket is wider: the heights match
         fitted_w, fitted_h = bucket[1] * image_ratio, bucket[1]
     else:

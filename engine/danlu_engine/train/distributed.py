@@ -27,6 +27,7 @@ import contextlib
 import datetime
 import os
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 
@@ -100,7 +101,8 @@ class TrainingModule(torch.nn.Module):
 
     def forward(self, batch, index: int) -> torch.Tensor:
         if batch is None:  # no micro-batch for this rank in this step: zero gradients for the all-reduce
-            return sum(p.sum() for p in self.network.parameters() if p.requires_grad) * 0.0
+            total = sum(p.sum() for p in self.network.parameters() if p.requires_grad)
+            return cast(torch.Tensor, total) * 0.0  # a tensor: the network has trainable parameters
         return self.loss_of(batch, index)
 
 
@@ -161,14 +163,16 @@ def average_gradients(params: Sequence[torch.nn.Parameter]) -> None:
     live = [p for p, h in zip(params, has.tolist(), strict=True) if h > 0]
     if not live:
         return
+    grads = []
     for p in live:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1).to(_device, torch.float32) for p in live])
+        grads.append(p.grad)
+    flat = torch.cat([g.reshape(-1).to(_device, torch.float32) for g in grads])
     torch.distributed.all_reduce(flat)
     flat /= _world
     offset = 0
-    for p in live:
-        n = p.numel()
-        p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
         offset += n

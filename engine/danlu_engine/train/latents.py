@@ -86,7 +86,8 @@ class LatentSource:
             self._write_disk(wanted, disk_dir)
 
     def _bucket(self, key: tuple[int, bool]) -> tuple[int, int]:
-        return tuple(self.images[key[0]].bucket)
+        bucket = self.images[key[0]].bucket
+        return (bucket[0], bucket[1])
 
     def _pixels(self, index: int, flip: bool) -> torch.Tensor:
         pixels = load_pixels(self.images[index])
@@ -106,8 +107,10 @@ class LatentSource:
             except Exception:  # noqa: BLE001 - a damaged entry is simply encoded again
                 continue
             found = {(index, False): stored.get("latents"), (index, True): stored.get("flipped")}
-            if all(found[k] is not None for k in found if k in wanted):
-                self.cached.update({k: v.to(self.device) for k, v in found.items() if k in wanted})
+            needed = {k: v for k, v in found.items() if k in wanted}
+            present = {k: v for k, v in needed.items() if v is not None}
+            if len(present) == len(needed):
+                self.cached.update({k: v.to(self.device) for k, v in present.items()})
                 self.read_from_disk.add(index)
 
     def _write_disk(self, wanted: list[tuple[int, bool]], disk_dir: str) -> None:

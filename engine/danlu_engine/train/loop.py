@@ -68,7 +68,8 @@ class StepTimer:
     """Smoothed optimizer steps per second (exponential moving average of step durations)."""
 
     def __init__(self, smoothing: float = 0.1):
-        self.smoothing, self.mean_s, self.last = smoothing, None, time.perf_counter()
+        self.mean_s: float | None = None
+        self.smoothing, self.last = smoothing, time.perf_counter()
         self.started = self.last
 
     def tick(self) -> float:

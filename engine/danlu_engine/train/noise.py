@@ -97,6 +97,7 @@ def elementwise_loss(pred: torch.Tensor, target: torch.Tensor, kind: str, c: tor
         return F.mse_loss(pred, target, reduction="none")
     if kind == "l1":
         return F.l1_loss(pred, target, reduction="none")
+    assert c is not None, f"{kind} needs the threshold c"
     c = c.view(-1, *([1] * (pred.ndim - 1)))
     soft = torch.sqrt((pred - target) ** 2 + c**2) - c
     return 2 * c * soft if kind == "huber" else 2 * soft

@@ -34,15 +34,17 @@ def lr_factor(spec: SchedulerSpec, total_steps: int, base_lr: float | None = Non
         raise EngineError("BAD_SPEC", f"spec key scheduler.type: unknown scheduler {kind}")
     if kind == "constant" and spec.warmup_steps:
         kind = "constant_with_warmup"
-    steps = {"num_warmup_steps": spec.warmup_steps, "num_training_steps": total_steps}
+    warmup = spec.warmup_steps
     if kind == "polynomial":  # get_scheduler cannot pass lr_end, and diffusers needs start lr > end lr
-        ends_above = bool(base_lr) and base_lr > POLYNOMIAL_LR_END
-        probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr if ends_above else 1.0)
+        start = base_lr if base_lr and base_lr > POLYNOMIAL_LR_END else None  # None: decay 1.0 to 0
+        probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0 if start is None else start)
         scheduler = get_polynomial_decay_schedule_with_warmup(
-            probe, **steps, lr_end=POLYNOMIAL_LR_END if ends_above else 0.0, power=spec.power)
+            probe, num_warmup_steps=warmup, num_training_steps=total_steps,
+            lr_end=0.0 if start is None else POLYNOMIAL_LR_END, power=spec.power)
     else:
         probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        scheduler = get_scheduler(kind, probe, **steps, num_cycles=spec.num_cycles)
+        scheduler = get_scheduler(kind, probe, num_warmup_steps=warmup, num_training_steps=total_steps,
+                                  num_cycles=spec.num_cycles)
     return scheduler.lr_lambdas[0]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import Protocol, TypeGuard
 
 import torch
 
@@ -121,7 +122,15 @@ def _probe_8bit(cls, device: torch.device) -> None:
     cls([p], lr=1e-3).step()
 
 
-def is_schedule_free(optimizer: torch.optim.Optimizer) -> bool:
+class ScheduleFree(Protocol):
+    """What schedulefree's optimizers add to torch.optim.Optimizer: switching between the two weight sets."""
+
+    def train(self) -> None: ...
+
+    def eval(self) -> None: ...
+
+
+def is_schedule_free(optimizer: torch.optim.Optimizer) -> TypeGuard[ScheduleFree]:
     return bool(optimizer.param_groups) and "train_mode" in optimizer.param_groups[0]
 
 

@@ -95,7 +95,7 @@ def training_metadata(spec: TrainSpec, facts: ModelFacts, optimizer_name: str) -
         **loss_metadata(spec.loss),
         "ss_prior_loss_weight": str(next((im.loss_weight for im in spec.images if im.is_reg), 1.0)),
     }
-    bucket = max((tuple(im.bucket) for im in spec.images), key=lambda b: b[0] * b[1])
+    bucket = max(((im.bucket[0], im.bucket[1]) for im in spec.images), key=lambda b: b[0] * b[1])
     meta.update(modelspec_metadata(facts, spec.output.name, bucket, t.clip_skip))
     return meta
 

@@ -44,8 +44,8 @@ class NoiseSchedule:
     sqrt_alpha: torch.Tensor  # [T] sqrt(alpha_cumprod)
     sqrt_one_minus_alpha: torch.Tensor  # [T] sqrt(1 - alpha_cumprod)
     v_prediction: bool
-    alphas_cumprod: torch.Tensor | None = None  # [T]
-    snr: torch.Tensor | None = None  # [T] alpha_cumprod / (1 - alpha_cumprod)
+    alphas_cumprod: torch.Tensor  # [T]
+    snr: torch.Tensor  # [T] alpha_cumprod / (1 - alpha_cumprod)
 
     @classmethod
     def from_scheduler(cls, scheduler, device: torch.device, v_prediction: bool,

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 
@@ -122,5 +123,6 @@ class TextConditioner:
         if missing:
             self.precache(missing, lambda done, total: None)
         hidden = torch.stack([self.cached[c][0] for c in captions])
-        pooled = None if self.cached[captions[0]][1] is None else torch.stack([self.cached[c][1] for c in captions])
-        return hidden, pooled
+        if self.cached[captions[0]][1] is None:
+            return hidden, None
+        return hidden, torch.stack([cast(torch.Tensor, self.cached[c][1]) for c in captions])  # pooled: all or none

@@ -1,17 +1,23 @@
 """The train spec (``trainSpec`` in src/engine/spec.ts) parsed once into typed dataclasses.
 
 TypeScript resolves every default and writes the whole plan, so nothing is defaulted here: a missing
-key, an unknown key, or a value of the wrong type is a ``BAD_SPEC`` error that names the key.
+key, an unknown key, or a value of the wrong type is a ``BAD_SPEC`` error that names the key. pydantic
+checks the JSON against the dataclasses (``parse_spec``); the cross-field rules are below it.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+import pydantic
 
 from .protocol import EngineError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,11 @@ class OptimizerSpec:
     betas: tuple[float, float]
     eps: float
     max_grad_norm: float
-    # optimizer_args given (checked per optimizer in TypeScript; train/optimizers.py). Required in a spec
-    # file like every key; the default is for code that builds an OptimizerSpec directly.
+    # optimizer_args given (checked per optimizer in TypeScript; train/optimizers.py). TypeScript always
+    # writes it; the default is for code that builds an OptimizerSpec directly.
     args: dict[str, Any] = dataclasses.field(default_factory=dict)
-    # SDXL's second text encoder (lora_te2_*); None or == text_encoder_lr: one text group. Required in a
-    # spec file too; the default is for code that builds an OptimizerSpec directly.
+    # SDXL's second text encoder (lora_te2_*); None or == text_encoder_lr: one text group. Written by
+    # TypeScript too; the default is for code that builds an OptimizerSpec directly.
     text_encoder_lr2: float | None = None
 
 
@@ -212,79 +218,61 @@ def _bad(path: str, message: str) -> EngineError:
     return EngineError("BAD_SPEC", f"spec key {path or '(root)'}: {message}")
 
 
-def _convert(value: Any, typ: Any, path: str) -> Any:
-    """Check ``value`` against the annotation ``typ`` and return it converted (lists -> tuples etc.)."""
-    origin = typing.get_origin(typ)
-    if dataclasses.is_dataclass(typ):
-        return _parse_dataclass(value, typ, path)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(typ)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise _bad(path, "must not be null")
-        inner = [t for t in options if t is not type(None)]
-        return _convert(value, inner[0], path)
-    if typ is Any:  # JSON passed through, nulls included; its reader checks it (optimizer.args, run_record)
-        return value
-    if value is None:
-        raise _bad(path, "must not be null")
-    if origin is Literal:
-        allowed = typing.get_args(typ)
-        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-            raise _bad(path, f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise _bad(path, "must be a list")
-        (item,) = typing.get_args(typ)
-        return [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is tuple:
-        items = typing.get_args(typ)
-        if not isinstance(value, list) or len(value) != len(items):
-            raise _bad(path, f"must be a list of {len(items)} values")
-        return tuple(_convert(v, t, f"{path}[{i}]") for i, (v, t) in enumerate(zip(value, items, strict=True)))
-    if origin is dict:
-        key_t, value_t = typing.get_args(typ)
-        if not isinstance(value, dict):
-            raise _bad(path, "must be an object")
-        return {_convert(k, key_t, path): _convert(v, value_t, f"{path}.{k}") for k, v in value.items()}
-    return _scalar(value, typ, path)
+_VALIDATORS: dict[type, type[pydantic.BaseModel]] = {}
 
 
-def _scalar(value: Any, typ: Any, path: str) -> Any:
-    if typ is bool:
-        if not isinstance(value, bool):
-            raise _bad(path, f"{value!r} is not true/false")
-        return value
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad(path, f"{value!r} is not an integer")
-        return value
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _bad(path, f"{value!r} is not a number")
-        return float(value)
-    if typ is str:
-        if not isinstance(value, str):
-            raise _bad(path, f"{value!r} is not a string")
-        return value
-    raise TypeError(f"spec.py: unsupported annotation {typ!r} at {path}")
+def _validator(cls: type) -> type[pydantic.BaseModel]:
+    """A pydantic model holding ``cls`` under the key ``spec`` (built once per class): strict types, unknown
+    keys refused. Nested stdlib dataclasses take the enclosing model's config, so one config covers the
+    whole spec."""
+    model = _VALIDATORS.get(cls)
+    if model is None:
+        config = pydantic.ConfigDict(extra="forbid", strict=True)
+        model = _VALIDATORS[cls] = pydantic.create_model(f"{cls.__name__}Validator", __config__=config,
+                                                         spec=(cls, ...))
+    return model
 
 
-def _parse_dataclass(value: Any, cls: type, path: str) -> Any:
-    if not isinstance(value, dict):
-        raise _bad(path, "must be an object")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    prefix = f"{path}." if path else ""
-    unknown = sorted(set(value) - set(names))
-    if unknown:
-        raise _bad(prefix + unknown[0], f"unknown key (expected one of: {', '.join(names)})")
-    missing = [n for n in names if n not in value]
-    if missing:
-        raise _bad(prefix + missing[0], "missing")
-    return cls(**{n: _convert(value[n], hints[n], prefix + n) for n in names})
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    """pydantic's error location as the spec's key path: ``("epochs", 1, 0, "images")`` -> ``epochs[1][0].images``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path
+
+
+def _fields_at(cls: type, loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the dataclass at ``loc`` (below ``cls``) takes, for an unknown-key message; [] if none."""
+    typ: Any = cls
+    for part in loc:
+        while typing.get_origin(typ) in (typing.Union, types.UnionType, list, tuple):
+            args = [t for t in typing.get_args(typ) if t is not type(None)]
+            typ = args[part] if typing.get_origin(typ) is tuple and isinstance(part, int) else args[0]
+        if isinstance(part, int):
+            continue
+        if not dataclasses.is_dataclass(typ):
+            return []
+        typ = typing.get_type_hints(typ).get(part)
+    while typing.get_origin(typ) in (typing.Union, types.UnionType):
+        typ = next(t for t in typing.get_args(typ) if t is not type(None))
+    return [f.name for f in dataclasses.fields(typ)] if dataclasses.is_dataclass(typ) else []
+
+
+def parse_spec(raw: Any, cls: type[T]) -> T:
+    """Validate a spec's JSON against the dataclass ``cls`` with pydantic (strict: no "8" for 8, no 1 for
+    true; JSON lists become tuples where ``cls`` says so); the first problem is BAD_SPEC naming its key."""
+    try:
+        return typing.cast(T, _validator(cls).model_validate_json(json.dumps({"spec": raw})).spec)  # type: ignore[attr-defined]
+    except pydantic.ValidationError as invalid:
+        error = invalid.errors()[0]
+        loc = tuple(error["loc"][1:])
+        if error["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+            expected = _fields_at(cls, loc[:-1])
+            raise _bad(_key_path(loc), "unknown key" + (f" (expected one of: {', '.join(expected)})" if expected else
+                                                          "")) from None
+        if error["type"] == "missing":
+            raise _bad(_key_path(loc), "missing") from None
+        raise _bad(_key_path(loc), f"{error['input']!r} is not valid: {error['msg']}") from None
 
 
 def _check_validation(spec: TrainSpec) -> None:
@@ -338,7 +326,7 @@ def _check_run(spec: TrainSpec) -> None:
 
 def parse_train_spec(raw: Any) -> TrainSpec:
     """Parse and check a train spec dict; raises EngineError('BAD_SPEC') naming the offending key."""
-    spec = _parse_dataclass(raw, TrainSpec, "")
+    spec = parse_spec(raw, TrainSpec)
     _check_plan(spec)
     _check_validation(spec)
     _check_run(spec)

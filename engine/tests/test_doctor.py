@@ -16,5 +16,6 @@ def test_report_runs_every_check_on_this_machine():
 
 
 def test_a_failing_matmul_is_recorded_not_raised():
-    assert doctor._try_matmul(torch, "no-such-device").startswith("RuntimeError")
+    error = doctor._try_matmul(torch, "no-such-device")
+    assert error is not None and error.startswith("RuntimeError")
     assert doctor._try_matmul(torch, "cpu") is None

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from danlu_engine.commands.make_tiny import SPEC_KEYS, check_spec
+from danlu_engine.commands.make_tiny import parse
 from danlu_engine.protocol import EngineError
 
 ENGINE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +55,7 @@ def test_bad_spec_is_an_error_event(tmp_path):
             "seed": 0, "controlnet": False, "size": 2}
     code, events = run_engine(tmp_path, "make-tiny", spec)
     assert code == 1 and [e["event"] for e in events] == ["ready", "error"]
-    assert events[1]["code"] == "BAD_SPEC" and "'size'" in events[1]["message"]
+    assert events[1]["code"] == "BAD_SPEC" and "spec key size: unknown key" in events[1]["message"]
 
 
 GOOD = {"version": 1, "arch": "sd15", "out": "/tmp/x.safetensors", "single_file": True, "inpainting": False,
@@ -63,16 +63,23 @@ GOOD = {"version": 1, "arch": "sd15", "out": "/tmp/x.safetensors", "single_file"
 
 
 @pytest.mark.parametrize("change,word", [
-    ({"seed": None}, "'seed'"),  # None: the key is removed
-    ({"single_file": "yes"}, "'single_file'"),
-    ({"seed": True}, "'seed'"),
-    ({"version": 2}, "version"),
+    ({"seed": None}, "spec key seed: missing"),  # None: the key is removed
+    ({"single_file": "yes"}, "spec key single_file:"),
+    ({"seed": True}, "spec key seed:"),
+    ({"version": 2}, "spec key version:"),
+    ({"arch": "sd3"}, "spec key arch:"),
+    ({"out": "relative/x.safetensors"}, "spec key out:"),
+    ({"controlnet": True, "inpainting": True}, "spec key controlnet:"),
 ])
 def test_spec_check_names_the_key(change, word):
     spec = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     with pytest.raises(EngineError) as e:
-        check_spec(spec, SPEC_KEYS, "make-tiny")
+        parse(spec)
     assert e.value.code == "BAD_SPEC" and word in e.value.message
+
+
+def test_controlnet_may_be_left_out():
+    assert parse({k: v for k, v in GOOD.items() if k != "controlnet"}).controlnet is False
 
 
 def test_info_errors_are_events(tmp_path):

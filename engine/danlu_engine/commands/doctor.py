@@ -12,11 +12,16 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ..protocol import emit
-from .make_tiny import check_spec
+from ..spec import parse_spec
 
-SPEC_KEYS = {"version": int}
+
+@dataclass(frozen=True)
+class DoctorSpec:
+    version: Literal[1]
 
 
 def _error(e: BaseException) -> str:
@@ -145,19 +150,19 @@ def report() -> dict:
     return data
 
 
-def run(spec: dict) -> None:
+def run(raw: Any) -> None:
     started = time.monotonic()
     # the handshake without importing torch first: a broken torch is what this command must report
     try:
         import torch
 
-        torch_version = torch.__version__
+        torch_version = str(torch.__version__)
     except Exception:  # noqa: BLE001
         torch_version = "not importable"
     from .. import __version__
 
     emit("ready", engine_version=__version__, torch_version=torch_version, device="cpu", dtype="float32",
          pid=os.getpid())
-    check_spec(spec, SPEC_KEYS, "doctor")
+    parse_spec(raw, DoctorSpec)
     emit("result", data=report())
     emit("done", outputs=[], steps=0, elapsed_s=time.monotonic() - started)

@@ -3,18 +3,24 @@ Events: ready, result {path, format, arch, prediction_type, dtype, dtypes, size_
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ..protocol import emit, emit_ready
-from .make_tiny import check_spec
-
-SPEC_KEYS = {"version": int, "path": str}
+from ..spec import parse_spec
 
 
-def run(spec: dict) -> None:
+@dataclass(frozen=True)
+class ModelInfoSpec:
+    version: Literal[1]
+    path: str
+
+
+def run(raw: Any) -> None:
     emit_ready()
     started = time.monotonic()
-    spec = check_spec(spec, SPEC_KEYS, "info")
+    spec = parse_spec(raw, ModelInfoSpec)
     from ..models import inspect_checkpoint  # imports torch and diffusers: after the ready handshake
 
-    emit("result", data=inspect_checkpoint(spec["path"]))
+    emit("result", data=inspect_checkpoint(spec.path))
     emit("done", outputs=[], steps=0, elapsed_s=time.monotonic() - started)

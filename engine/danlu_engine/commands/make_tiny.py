@@ -5,52 +5,46 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from ..protocol import EngineError, emit, emit_ready
-
-SPEC_KEYS = {"version": int, "arch": str, "out": str, "single_file": bool, "inpainting": bool, "seed": int,
-             "controlnet": bool}
+from ..protocol import emit, emit_ready
+from ..spec import _bad, parse_spec
 
 
-def check_spec(spec: object, fields: dict[str, type], name: str) -> dict:
-    """The spec as a dict with exactly ``fields`` (key -> type), version 1; else BAD_SPEC naming the key."""
-    if not isinstance(spec, dict):
-        raise EngineError("BAD_SPEC", f"{name} spec must be a JSON object")
-    for key in spec:
-        if key not in fields:
-            raise EngineError("BAD_SPEC", f"{name} spec: unknown key {key!r} (expected {', '.join(fields)})")
-    for key, typ in fields.items():
-        if key not in spec:
-            raise EngineError("BAD_SPEC", f"{name} spec: missing key {key!r}")
-        value = spec[key]
-        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-            raise EngineError("BAD_SPEC", f"{name} spec: {key!r} must be {typ.__name__}, got {value!r}")
-    if spec["version"] != 1:
-        raise EngineError("BAD_SPEC", f"{name} spec: version {spec['version']} is not supported (expected 1)")
+@dataclass(frozen=True)
+class MakeTinySpec:
+    version: Literal[1]
+    arch: Literal["sd15", "sd2", "sdxl"]
+    out: str  # a folder (diffusers layout) or, with single_file, a .safetensors path
+    single_file: bool
+    inpainting: bool  # a 9-input-channel UNet (an inpainting checkpoint)
+    seed: int
+    controlnet: bool = False  # the one optional key: older callers predate ControlNet
+
+
+def parse(raw: Any) -> MakeTinySpec:
+    spec = parse_spec(raw, MakeTinySpec)
+    if not os.path.isabs(spec.out):
+        raise _bad("out", f"must be an absolute path, got {spec.out!r}")
+    if spec.controlnet and spec.inpainting:
+        raise _bad("controlnet", "and inpainting exclude each other")
     return spec
 
 
-def run(spec: dict) -> None:
+def run(raw: Any) -> None:
     emit_ready()
     started = time.monotonic()
-    if isinstance(spec, dict):  # the one optional key (older callers predate ControlNet)
-        spec = {"controlnet": False, **spec}
-    spec = check_spec(spec, SPEC_KEYS, "make-tiny")
-    if spec["arch"] not in ("sd15", "sd2", "sdxl"):
-        raise EngineError("BAD_SPEC", f"make-tiny spec: 'arch' must be sd15, sd2 or sdxl, got {spec['arch']!r}")
-    if not os.path.isabs(spec["out"]):
-        raise EngineError("BAD_SPEC", f"make-tiny spec: 'out' must be an absolute path, got {spec['out']!r}")
-    if spec["controlnet"] and spec["inpainting"]:
-        raise EngineError("BAD_SPEC", "make-tiny spec: 'controlnet' and 'inpainting' exclude each other")
+    spec = parse(raw)
     from ..models import make_tiny  # imports torch and diffusers: after the ready handshake
     from ..models.controlnet import write_tiny_controlnet
 
-    if spec["controlnet"]:
-        files = write_tiny_controlnet(spec["arch"], spec["out"], spec["single_file"], spec["seed"])
+    if spec.controlnet:
+        files = write_tiny_controlnet(spec.arch, spec.out, spec.single_file, spec.seed)
     else:
-        files = make_tiny(spec["arch"], spec["out"], spec["single_file"], spec["seed"], spec["inpainting"])
-    data = {"arch": spec["arch"], "out": spec["out"], "single_file": spec["single_file"],
-            "inpainting": spec["inpainting"], "controlnet": spec["controlnet"], "seed": spec["seed"],
-            "files": files, "size_bytes": sum(os.path.getsize(f) for f in files)}
+        files = make_tiny(spec.arch, spec.out, spec.single_file, spec.seed, spec.inpainting)
+    data = {"arch": spec.arch, "out": spec.out, "single_file": spec.single_file, "inpainting": spec.inpainting,
+            "controlnet": spec.controlnet, "seed": spec.seed, "files": files,
+            "size_bytes": sum(os.path.getsize(f) for f in files)}
     emit("result", data=data)
     emit("done", outputs=files, steps=0, elapsed_s=time.monotonic() - started)

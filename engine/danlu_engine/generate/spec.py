@@ -1,11 +1,11 @@
 """The generate spec (``generateSpec`` in src/engine/spec.ts) parsed into typed dataclasses; unknown or
-missing keys are BAD_SPEC errors naming the key (the same checker as the train spec)."""
+missing keys are BAD_SPEC errors naming the key (pydantic, through the train spec's parse_spec)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..spec import ModelSpec, _bad, _parse_dataclass
+from ..spec import ModelSpec, _bad, parse_spec
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class GenerateSpec:
 
 
 def parse_generate_spec(raw: Any) -> GenerateSpec:
-    spec = _parse_dataclass(raw, GenerateSpec, "")
+    spec = parse_spec(raw, GenerateSpec)
     if not spec.jobs:
         raise _bad("jobs", "needs at least one job")
     prefixes = set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import torch
 
@@ -42,7 +43,7 @@ def _modules(arch: str):
 
 
 def make(folder: str) -> None:
-    from danlu_engine.network import build_lora_network, save_lora_file
+    from danlu_engine.network import LoRAModule, build_lora_network, save_lora_file
     from danlu_engine.train.setup import unet_file_names
 
     for arch in ("sd15", "sdxl"):
@@ -53,6 +54,7 @@ def make(folder: str) -> None:
         network = build_lora_network(modules["unet"], encoders, 4, 2.0, True, True, rename)
         sd = {}
         for i, lora in enumerate(network.all_loras()):
+            assert isinstance(lora, LoRAModule)
             torch.nn.init.normal_(lora.lora_up.weight, std=0.5)
             rank = 2 if i % 3 == 0 else 4  # mixed ranks and alphas: PEFT rank_pattern / alpha_pattern
             sd[f"{lora.lora_name}.lora_down.weight"] = lora.lora_down.weight[:rank]
@@ -63,22 +65,25 @@ def make(folder: str) -> None:
 
 
 def check(kohya: str, other: str, arch: str) -> dict:
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
+    from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 
     from danlu_engine.models import build
     from danlu_engine.tokenizer import tokenizers_for
 
     modules = _modules(arch)
     tok = tokenizers_for(arch)
-    sched = build.training_scheduler(False)
+    # Any: diffusers annotates the scheduler as the KarrasDiffusionSchedulers enum and safety_checker and
+    # feature_extractor without None (both pipelines take these), and the modules come as dict[str, Module]
+    parts: dict[str, Any] = {"vae": modules["vae"], "text_encoder": modules["text_encoder"], "tokenizer": tok[0],
+                             "unet": modules["unet"], "scheduler": build.training_scheduler(False)}
+    pipe: StableDiffusionPipeline | StableDiffusionXLPipeline
     if arch == "sdxl":
-        pipe = StableDiffusionXLPipeline(vae=modules["vae"], text_encoder=modules["text_encoder"],
-                                         text_encoder_2=modules["text_encoder_2"], tokenizer=tok[0], tokenizer_2=tok[1],
-                                         unet=modules["unet"], scheduler=sched, add_watermarker=False)
+        parts |= {"text_encoder_2": modules["text_encoder_2"], "tokenizer_2": tok[1]}
+        pipe = StableDiffusionXLPipeline(**parts, add_watermarker=False)
     else:
-        pipe = StableDiffusionPipeline(vae=modules["vae"], text_encoder=modules["text_encoder"], tokenizer=tok[0],
-                                       unet=modules["unet"], scheduler=sched, safety_checker=None,
-                                       feature_extractor=None, requires_safety_checker=False)
+        parts |= {"safety_checker": None, "feature_extractor": None}
+        pipe = StableDiffusionPipeline(**parts, requires_safety_checker=False)
     gen = torch.Generator().manual_seed(3)
     unet = modules["unet"]
     x, hidden = torch.randn(1, 4, 8, 8, generator=gen), torch.randn(1, 77, unet.config.cross_attention_dim, generator=gen)

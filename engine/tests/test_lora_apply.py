@@ -29,7 +29,7 @@ def _unet_out(unet, seed=0):
 
 
 def test_merged_unet_matches_diffusers_load_lora_weights(model, tmp_path):
-    from diffusers import StableDiffusionPipeline
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
 
     names = kohya_names(model, "lora_unet_", "attn") + kohya_names(model, "lora_unet_", "proj_")
     path = str(tmp_path / "k.safetensors")
@@ -43,8 +43,9 @@ def test_merged_unet_matches_diffusers_load_lora_weights(model, tmp_path):
     assert torch.equal(_unet_out(model.unet), base)  # restore puts the weights back exactly
 
     pipe = StableDiffusionPipeline(vae=model.vae, text_encoder=model.text_encoders[0], tokenizer=model.tokenizers[0],
-                                   unet=model.unet, scheduler=model.noise_scheduler, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+                                   unet=model.unet, scheduler=model.noise_scheduler, requires_safety_checker=False,
+                                   # diffusers annotates both without None, which the pipeline takes
+                                   safety_checker=None, feature_extractor=None)  # type: ignore[arg-type]
     pipe.load_lora_weights(path, adapter_name="k")
     pipe.set_adapters(["k"], adapter_weights=[0.8])
     reference = _unet_out(pipe.unet)

@@ -2,6 +2,8 @@
 factors and against the UNet output with the LoRAs applied at runtime by diffusers' load_lora_weights."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from safetensors import safe_open
@@ -18,7 +20,7 @@ from danlu_engine.lora_tools.factors import (
 from danlu_engine.lora_tools.reshape import merge_concat, merge_svd, resize
 from danlu_engine.models import build, load_base_model, make_tiny
 from danlu_engine.models.tiny import build_tiny_modules
-from danlu_engine.network import build_lora_network, save_lora_file
+from danlu_engine.network import LoRAModule, build_lora_network, save_lora_file
 from danlu_engine.protocol import EngineError
 from danlu_engine.tokenizer import tokenizers_for
 
@@ -30,6 +32,7 @@ def _lora_file(path: str, modules: dict, seed: int, dim: int = 4, alpha: float =
     torch.manual_seed(seed)
     network = build_lora_network(modules["unet"], [modules["text_encoder"]], dim, alpha, True, True)
     for lora in network.all_loras():
+        assert isinstance(lora, LoRAModule)
         torch.nn.init.normal_(lora.lora_up.weight, std=0.5)
     save_lora_file(path, network.kohya_state_dict(), "float", {"ss_network_dim": str(dim), "ss_output_name": "x"})
     return path
@@ -164,7 +167,7 @@ def test_bake_refuses_a_lora_for_another_model(tmp_path, tiny_file):
                        "out": str(tmp_path / "o.safetensors"), "precision": "fp16"})
 
 
-LYCORIS_KINDS = {
+LYCORIS_KINDS: dict[str, dict[str, Any]] = {
     "loha": {"algo": "loha", "conv_dim": 2, "conv_alpha": 1.0},
     "loha-tucker": {"algo": "loha", "conv_dim": 2, "conv_alpha": 1.0, "use_tucker": True},
     "lokr": {"algo": "lokr", "factor": 4, "conv_dim": 2, "conv_alpha": 1.0},

@@ -7,6 +7,8 @@ values, read as a file, gives the same layer outputs through danlu's training mo
 weights through generation's lora_apply as the package's own modules compute."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,18 +102,22 @@ def test_trained_file_has_the_keys_and_shapes_lycoris_writes(sd15, tmp_path, mon
     assert {k: s for k, s in mine.items() if reference[k] != s} == {}
 
 
-def layer_input(layer: torch.nn.Module) -> torch.Tensor:
+def layer_input(layer: torch.nn.Linear | torch.nn.Conv2d) -> torch.Tensor:
     if isinstance(layer, torch.nn.Conv2d):
         return torch.randn(1, layer.in_channels, 6, 6)
     return torch.randn(2, layer.in_features)
 
 
-def with_weight(layer: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def with_weight(layer: torch.nn.Linear | torch.nn.Conv2d, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """The layer's output with another weight. The reference for a merge is the package module's forward:
     lycoris 4.1.3's LoHa/LoKr get_merged_weight scales by alpha/dim twice (get_weight already applies it)."""
     if isinstance(layer, torch.nn.Conv2d):
         return F.conv2d(x, weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
     return F.linear(x, weight, layer.bias)
+
+
+def _message(name: str, what: str) -> Callable[[str], str]:
+    return lambda m: f"{name} ({what}): {m}"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -134,12 +140,14 @@ def test_training_modules_and_generation_deltas_compute_what_lycoris_computes(ca
             plain = lora.org_forward(x)
             adapter = danlu_modules[lora.lora_name]
             torch.testing.assert_close(plain + adapter.change(x, plain), reference_out, rtol=1e-4, atol=1e-5,
-                                       msg=lambda m, n=lora.lora_name: f"{n} (training): {m}")
+                                       msg=_message(lora.lora_name, "training"))
             own = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.split(".", 1)[0] == lora.lora_name}
             weight = base.weight.float()
-            merged = weight + module_delta(kind_of(set(own)), own, weight)
+            kind = kind_of(set(own))
+            assert kind is not None
+            merged = weight + module_delta(kind, own, weight)
             torch.testing.assert_close(with_weight(base, x, merged), reference_out, rtol=1e-4, atol=1e-5,
-                                       msg=lambda m, n=lora.lora_name: f"{n} (merge): {m}")
+                                       msg=_message(lora.lora_name, "merge"))
 
 
 def ldm_named(network, unet) -> dict[str, tuple[int, ...]]:

@@ -6,6 +6,9 @@ import pytest
 import torch
 from accelerate import init_empty_weights
 from diffusers.loaders import single_file_utils as sfu
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from transformers import CLIPTextModel
 
 from danlu_engine.models import build, configs, ldm_unet_module_names
 from danlu_engine.models.single_file import ldm_state_dict
@@ -22,10 +25,10 @@ def _same_tensors(ours: dict, theirs: dict, what: str) -> None:
 def test_ldm_layout_matches_diffusers_converters(arch):
     modules = build_tiny_modules(arch, seed=5)
     ldm = ldm_state_dict(arch, modules)
-    unet_config = dict(modules["unet"].config)
-    _same_tensors(modules["unet"].state_dict(), sfu.convert_ldm_unet_checkpoint(ldm, unet_config), "unet")
-    _same_tensors(modules["vae"].state_dict(), sfu.convert_ldm_vae_checkpoint(ldm, dict(modules["vae"].config)), "vae")
-    te = modules["text_encoder"]
+    unet, vae, te = modules["unet"], modules["vae"], modules["text_encoder"]
+    assert isinstance(unet, UNet2DConditionModel) and isinstance(vae, AutoencoderKL) and isinstance(te, CLIPTextModel)
+    _same_tensors(unet.state_dict(), sfu.convert_ldm_unet_checkpoint(ldm, dict(unet.config)), "unet")
+    _same_tensors(vae.state_dict(), sfu.convert_ldm_vae_checkpoint(ldm, dict(vae.config)), "vae")
     if arch == "sd2":
         theirs = sfu.convert_open_clip_checkpoint(te, ldm, prefix="cond_stage_model.model.")
         layers = te.config.num_hidden_layers  # diffusers keeps every stored layer; SD2 uses one fewer
@@ -85,6 +88,7 @@ def test_full_size_configs_are_derived_back_from_their_shapes(variant):
     from danlu_engine.models import derive
 
     arch = variant.split("-")[0]
+    modules: dict[str, torch.nn.Module]
     with init_empty_weights():
         modules = {"unet": build.build_unet(configs.shipped(variant, "unet")),
                    "vae": build.build_vae(configs.shipped(variant, "vae")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from typing import Any
 
 import pytest
 import torch
@@ -119,6 +120,7 @@ def _nonzero_network(arch: str, modules: dict, train_te: bool):
     torch.manual_seed(1)
     network = build_lora_network(modules["unet"], encoders, 4, 2.0, True, train_te, rename)
     for lora in network.all_loras():
+        assert isinstance(lora, LoRAModule)
         torch.nn.init.normal_(lora.lora_up.weight, std=0.5)
     return network
 
@@ -136,7 +138,8 @@ def _unet_inputs(arch: str, modules: dict):
 
 @pytest.mark.parametrize("arch", ["sd15", "sdxl"])
 def test_diffusers_load_lora_weights_applies_the_file(tmp_path, arch):
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
+    from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 
     modules = build_tiny_modules(arch, 0)
     unet, encoder = modules["unet"], modules["text_encoder"]
@@ -154,14 +157,17 @@ def test_diffusers_load_lora_weights_applies_the_file(tmp_path, arch):
     save_lora_file(path, network.kohya_state_dict(), "float", {})
 
     tokenizers = tokenizers_for(arch)
+    # Any: diffusers annotates the scheduler as the KarrasDiffusionSchedulers enum and safety_checker and
+    # feature_extractor without None (both pipelines take these), and the modules come as dict[str, Module]
+    parts: dict[str, Any] = {"vae": modules["vae"], "text_encoder": encoder, "tokenizer": tokenizers[0], "unet": unet,
+                             "scheduler": build.training_scheduler(False)}
+    pipe: StableDiffusionPipeline | StableDiffusionXLPipeline
     if arch == "sdxl":
-        pipe = StableDiffusionXLPipeline(vae=modules["vae"], text_encoder=encoder, text_encoder_2=modules["text_encoder_2"],
-                                         tokenizer=tokenizers[0], tokenizer_2=tokenizers[1], unet=unet,
-                                         scheduler=build.training_scheduler(False), add_watermarker=False)
+        parts |= {"text_encoder_2": modules["text_encoder_2"], "tokenizer_2": tokenizers[1]}
+        pipe = StableDiffusionXLPipeline(**parts, add_watermarker=False)
     else:
-        pipe = StableDiffusionPipeline(vae=modules["vae"], text_encoder=encoder, tokenizer=tokenizers[0], unet=unet,
-                                       scheduler=build.training_scheduler(False), safety_checker=None,
-                                       feature_extractor=None, requires_safety_checker=False)
+        parts |= {"safety_checker": None, "feature_extractor": None}
+        pipe = StableDiffusionPipeline(**parts, requires_safety_checker=False)
     pipe.load_lora_weights(path, adapter_name="danlu")
     with torch.no_grad():
         loaded_out, loaded_text = unet(x, t, hidden, added_cond_kwargs=extra).sample, encoder(ids)[0]

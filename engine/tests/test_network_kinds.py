@@ -164,6 +164,7 @@ def test_dora_rescales_each_output_row_to_its_magnitude():
     torch.manual_seed(1)
     base = torch.nn.Linear(12, 8)
     dora = LoRAModule("m", base, 4, 4.0, dora=True)
+    assert dora.decompose is not None
     torch.testing.assert_close(dora.decompose.dora_scale[:, 0], base.weight.norm(dim=1))
     _random(dora)
     merged = base.weight + dora.lora_up.weight @ dora.lora_down.weight
@@ -195,6 +196,7 @@ def test_dropouts_act_only_while_training_with_gradients():
     assert torch.equal(first, second)  # no gradients (sampling): no dropout
     assert not torch.equal(base(x), base(x))  # training: ranks dropped at random
     lora.module_dropout = 1.0 - 1e-9
+    assert lora.base_forward is not None
     torch.testing.assert_close(base(x), lora.base_forward(x))  # the whole change skipped
 
 
@@ -223,4 +225,5 @@ def test_a_file_without_alphas_loads_with_scale_one():
     tensors = {f"{name}.lora_down.weight": torch.ones(2, 16, 1, 1), f"{name}.lora_up.weight": torch.ones(16, 2, 1, 1)}
     network = network_from_weights(unet, [], tensors, NetworkOptions(train_text_encoder=False))
     (module,) = network.all_loras()
+    assert isinstance(module, LoRAModule)
     assert module.scale == 1.0 and float(module.alpha) == 2 and network.dim == 2

@@ -81,7 +81,7 @@ class LoraApplier:
     def __init__(self, model):
         self.model = model
         self.targets: dict[str, Target] = model_targets(model)
-        self.originals: dict[torch.nn.Module, torch.Tensor] = {}
+        self.originals: dict[torch.nn.Linear | torch.nn.Conv2d, torch.Tensor] = {}
         self.cache: dict[str, tuple[dict, dict]] = {}
 
     def _read(self, path: str):

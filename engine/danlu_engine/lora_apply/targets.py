@@ -7,6 +7,7 @@ or ``lora_te1``/``lora_te2`` (SDXL) + the path as sd-scripts sees it (with ``tex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import torch
 
@@ -22,11 +23,11 @@ def text_encoder_prefixes(count: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Target:
-    module: torch.nn.Module
+    module: torch.nn.Linear | torch.nn.Conv2d
     part: str  # "unet" or "te": which weight of <lora:name:te:unet> applies
 
 
-def _is_layer(module: torch.nn.Module) -> bool:
+def _is_layer(module: torch.nn.Module) -> TypeGuard[torch.nn.Linear | torch.nn.Conv2d]:
     return isinstance(module, (torch.nn.Linear, torch.nn.Conv2d))
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..lora_apply.formulas import module_delta
+from ..network.adapter import Layer
 from ..protocol import EngineError
 from .factors import Factors, LoraFile, refactor
 from .targets import all_layers, default_targets
@@ -19,7 +19,7 @@ def _module_changes(lora: LoraFile):
         yield name, lambda base, kind=kind, tensors=tensors: module_delta(kind, tensors, base)
 
 
-def bake(layers: dict[str, nn.Module], loras: list[tuple[str, LoraFile, float]]) -> int:
+def bake(layers: dict[str, Layer], loras: list[tuple[str, LoraFile, float]]) -> int:
     """Adds weight * delta of every module to its layer, in place. Every module must match a layer of the
     right size (a LoRA for another model is an error, never a silent no-op). Returns the layers changed."""
     changed = set()
@@ -45,7 +45,7 @@ def bake(layers: dict[str, nn.Module], loras: list[tuple[str, LoraFile, float]])
     return len(changed)
 
 
-def extract(base: dict[str, nn.Module], tuned: dict[str, nn.Module], rank: int, conv_rank: int,
+def extract(base: dict[str, Layer], tuned: dict[str, Layer], rank: int, conv_rank: int,
             min_diff: float) -> tuple[dict[str, Factors], list[dict]]:
     """Per layer: SVD of (tuned - base) cut to ``rank``; layers whose largest change is <= min_diff are
     left out. alpha = rank (scale 1), as sd-scripts' extract_lora_from_models writes by default."""
@@ -67,7 +67,7 @@ def extract(base: dict[str, nn.Module], tuned: dict[str, nn.Module], rank: int, 
     return out, report
 
 
-def model_layers(model, with_text: bool, every_layer: bool) -> dict[str, nn.Module]:
+def model_layers(model, with_text: bool, every_layer: bool) -> dict[str, Layer]:
     """Kohya name -> layer of a loaded BaseModel: every Linear/Conv2d (bake) or the default targets (extract)."""
     if every_layer:
         return all_layers(model.unet, model.text_encoders, model.arch)

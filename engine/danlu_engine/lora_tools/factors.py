@@ -160,6 +160,7 @@ def refactor(matrix: torch.Tensor, max_rank: int, method: str, param: float | No
     if method == "fixed":
         rank = max_rank
     elif method in DYNAMIC:
+        assert param is not None, f"resize method {method} needs its parameter"
         rank = DYNAMIC[method](s, float(param))
     else:
         raise EngineError("BAD_SPEC", f"unknown resize method {method!r}")

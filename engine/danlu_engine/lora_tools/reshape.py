@@ -1,6 +1,8 @@
 """Resize one LoRA, merge several: new factors per module, with a report of what each kept."""
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 from ..protocol import EngineError
@@ -54,7 +56,7 @@ def merge_svd(loras: list[tuple[LoraFile, float]], rank: int, conv_rank: int) ->
     """The weighted sum of the modules' changes, factored by SVD to ``rank`` (alpha = rank: scale 1)."""
     out, report = {}, []
     for name, parts in _by_module(loras).items():
-        total = sum(f.product() * (w * f.scale) for f, w in parts)
+        total = cast(torch.Tensor, sum(f.product() * (w * f.scale) for f, w in parts))  # parts: never empty
         f0 = parts[0][0]
         is_spatial = f0.down.dim() == 4 and (f0.down.shape[2] > 1 or f0.down.shape[3] > 1)
         cut = refactor(total, conv_rank if is_spatial else rank, "fixed", None, 1.0, layer_shape(f0))

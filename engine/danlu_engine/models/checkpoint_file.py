@@ -95,7 +95,8 @@ def read_safetensors_header(path: str) -> CheckpointFile:
         if not isinstance(info, dict) or "shape" not in info or "data_offsets" not in info:
             raise _not_a_checkpoint(path, f"tensor entry {name!r} is malformed")
         shapes[name] = tuple(info["shape"])
-        dtypes[name] = SAFETENSORS_DTYPES.get(info.get("dtype"), str(info.get("dtype")))
+        dtype = str(info.get("dtype"))
+        dtypes[name] = SAFETENSORS_DTYPES.get(dtype, dtype)
         data_end = max(data_end, int(info["data_offsets"][1]))
     available = size - 8 - header_len
     if data_end > available:

@@ -117,4 +117,4 @@ def single_file_v_prediction(ckpt: CheckpointFile, arch: str) -> bool:
             if re.search(r"parameterization:\s*[\"']?v[\"']?\s*$", f.read(), re.MULTILINE):
                 return True
     hint = V_PRED_NAME_HINT.search(os.path.basename(ckpt.path))
-    return bool(hint) and (arch == "sd2" or hint.group(0).lower() != "768-v")
+    return hint is not None and (arch == "sd2" or hint.group(0).lower() != "768-v")

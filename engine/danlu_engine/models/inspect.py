@@ -68,7 +68,7 @@ def _inspect_folder(path: str) -> dict:
                 notes.append(f"{component}: no .safetensors weights (a .bin is loaded with torch's weights-only loader)")
             continue
         variant_free = [f for f in files if f.count(".") == 1] or files  # prefer x.safetensors to x.fp16.safetensors
-        shapes = []
+        shapes: list[tuple[int, ...]] = []
         for file in variant_free:
             header = read_safetensors_header(file)
             dtypes.update(header.dtypes.values())

@@ -4,8 +4,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import cast
 
-from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+# the defining modules: see build.py
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 
 from ..protocol import EngineError
 from ..tokenizer import tokenizers_for
@@ -90,8 +94,9 @@ def load_base_model(path: str, arch: str | None = None, v_prediction: bool | Non
     for module in modules.values():
         build.freeze(module)
     text_encoders = [modules["text_encoder"]] + ([modules["text_encoder_2"]] if arch == "sdxl" else [])
+    unet, vae = cast(UNet2DConditionModel, modules["unet"]), cast(AutoencoderKL, modules["vae"])
     return BaseModel(
-        arch=arch, v_prediction=v_prediction, unet=modules["unet"], vae=modules["vae"], text_encoders=text_encoders,
+        arch=arch, v_prediction=v_prediction, unet=unet, vae=vae, text_encoders=text_encoders,
         tokenizers=tokenizers_for(arch), noise_scheduler=build.training_scheduler(v_prediction), source_path=path,
         model_hash=hashes[0], legacy_model_hash=hashes[1],
     )

@@ -8,7 +8,7 @@ use the diffusers paths instead (``lora_unet_down_blocks_1_attentions_0_...``).
 from __future__ import annotations
 
 import torch
-from diffusers import UNet2DConditionModel
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel  # defining module: see build.py
 
 from .ldm_keys import UnetLayout, unet_ldm_path
 

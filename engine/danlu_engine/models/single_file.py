@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from typing import TYPE_CHECKING, cast
 
 import torch
 from accelerate import init_empty_weights
@@ -22,6 +23,10 @@ from .ldm_keys import (
     vae_ldm_key,
 )
 
+if TYPE_CHECKING:
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+
 COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
 OPEN_CLIP_LOGIT_SCALE = 4.6052  # ln(100): CLIP's learned temperature, stored by OpenCLIP, unused by SD
 
@@ -30,7 +35,7 @@ def component_sources(name: str, arch: str, module: torch.nn.Module) -> dict[str
     """Every parameter key of a diffusers/transformers component -> its Source in the LDM checkpoint."""
     keys = list(module.state_dict())
     if name == "unet":
-        layout = UnetLayout.from_config(dict(module.config))
+        layout = UnetLayout.from_config(dict(cast("UNet2DConditionModel", module).config))
         out = {}
         for key in keys:
             ldm = unet_ldm_path(key, layout)
@@ -39,10 +44,10 @@ def component_sources(name: str, arch: str, module: torch.nn.Module) -> dict[str
             out[key] = Source(UNET + ldm)
         return out
     if name == "vae":
-        levels = len(module.config.block_out_channels)
+        levels = len(cast("AutoencoderKL", module).config["block_out_channels"])
         return {k: _prefixed(VAE, vae_ldm_key(k, levels)) for k in keys}
-    prefix, layout = TEXT_ENCODERS[arch][0 if name == "text_encoder" else 1]
-    mapper = clip_text_ldm_key if layout == "clip" else open_clip_text_ldm_key
+    prefix, text_layout = TEXT_ENCODERS[arch][0 if name == "text_encoder" else 1]
+    mapper = clip_text_ldm_key if text_layout == "clip" else open_clip_text_ldm_key
     return {k: _prefixed(prefix, mapper(k)) for k in keys}
 
 
@@ -70,7 +75,8 @@ def load_component(ckpt: CheckpointFile, name: str, arch: str, module: torch.nn.
         raise EngineError("BAD_MODEL", f"{ckpt.path}: {len(missing)} {name} tensors are missing (first: "
                           f"{', '.join(missing[:3])}); the checkpoint is incomplete or not the architecture it looks like")
     targets = module.state_dict()
-    state, cache = {}, {}
+    state: dict[str, torch.Tensor] = {}
+    cache: dict[str, torch.Tensor] = {}
     with ckpt.reader() as get:
         for key, source in sources.items():
             if source.key not in cache:
@@ -138,7 +144,9 @@ def _add_open_clip_extras(arch: str, out: dict[str, torch.Tensor]) -> None:
             rx = re.compile(re.escape(prefix) + r"transformer\.resblocks\.(\d+)\.(.+)")
             last = max(int(m.group(1)) for k in out if (m := rx.match(k)))
             for key in [k for k in out if (m := rx.match(k)) and int(m.group(1)) == last]:
-                tail = rx.match(key).group(2)
+                match = rx.match(key)
+                assert match is not None  # the keys were chosen by this match
+                tail = match.group(2)
                 out[f"{prefix}transformer.resblocks.{last + 1}.{tail}"] = out[key].clone()
 
 

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+from typing import TYPE_CHECKING, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -14,6 +15,10 @@ from ..tokenizer import tokenizers_for, vocab_dir
 from . import build, configs
 from .single_file import save_single_file
 
+if TYPE_CHECKING:
+    from diffusers.models.modeling_utils import ModelMixin
+    from transformers import PreTrainedModel
+
 TINY_MARKER = "danlu_tiny"  # safetensors metadata key: {"arch", "seed"} of a tiny single file
 
 
@@ -22,7 +27,7 @@ def build_tiny_modules(arch: str, seed: int, inpainting: bool = False) -> dict[s
     cfg = configs.tiny_configs(arch, inpainting)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        modules = {
+        modules: dict[str, torch.nn.Module] = {
             "unet": build.build_unet(cfg["unet"]),
             "vae": build.build_vae(cfg["vae"]),
             "text_encoder": build.build_text_encoder(cfg["text_encoder"], with_projection=False),
@@ -86,7 +91,8 @@ def _write_folder(arch: str, modules: dict[str, torch.nn.Module], out: str, inpa
 def _fill_folder(arch: str, modules: dict[str, torch.nn.Module], folder: str, inpainting: bool) -> None:
     cfg = configs.tiny_configs(arch, inpainting)
     for name, module in modules.items():
-        module.save_pretrained(os.path.join(folder, name), safe_serialization=True)
+        pretrained = cast("ModelMixin | PreTrainedModel", module)  # diffusers and transformers models
+        pretrained.save_pretrained(os.path.join(folder, name), safe_serialization=True)
     _restore_text_model_level(os.path.join(folder, "text_encoder", "model.safetensors"))
     for name, tokenizer in zip(("tokenizer", "tokenizer_2"), tokenizers_for(arch), strict=False):
         tokenizer.save_pretrained(os.path.join(folder, name))

@@ -6,7 +6,7 @@ import os
 import re
 
 import torch
-from diffusers import AutoencoderKL
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL  # defining module: see build.py
 
 from ..protocol import EngineError
 from . import build, configs, derive

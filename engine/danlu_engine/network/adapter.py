@@ -6,17 +6,23 @@ copied): ``module_dropout`` skips a module's whole change for a step; dropouts a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+Layer = nn.Linear | nn.Conv2d  # the layers an adapter hooks
 
 
 class Adapter(nn.Module):
     """Base of LoRA/LoCon, LoHa, LoKr and IA3 modules. Subclasses give ``change(x, out)`` and ``file_tensors``."""
 
     kind = "adapter"
+    base: Layer  # set through __dict__ (see __init__)
+    base_forward: Callable[[torch.Tensor], torch.Tensor] | None
 
-    def __init__(self, lora_name: str, base: nn.Module, module_dropout: float = 0.0):
+    def __init__(self, lora_name: str, base: Layer, module_dropout: float = 0.0):
         super().__init__()
         self.lora_name = lora_name
         self.multiplier = 1.0
@@ -32,24 +38,28 @@ class Adapter(nn.Module):
     @property
     def base_shape(self) -> tuple[int, ...]:
         """(out, in) for a Linear, (out, in, kh, kw) for a Conv2d."""
-        if self.is_conv:
-            return (self.base.out_channels, self.base.in_channels // self.base.groups, *self.base.kernel_size)
-        return (self.base.out_features, self.base.in_features)
+        b = self.base
+        if isinstance(b, nn.Conv2d):  # is_conv
+            return (b.out_channels, b.in_channels // b.groups, *b.kernel_size)
+        return (b.out_features, b.in_features)
 
     def dropping(self) -> bool:
         return self.training and torch.is_grad_enabled()
 
     def apply_to_base(self) -> None:
+        base: nn.Module = self.base  # forward replaced on the instance: nn.Module's forward attribute
         if self.base_forward is None:
-            self.__dict__["base_forward"] = self.base.forward
-            self.base.forward = self.forward
+            self.__dict__["base_forward"] = base.forward
+            base.forward = self.forward
 
     def remove_from_base(self) -> None:
+        base: nn.Module = self.base
         if self.base_forward is not None:
-            self.base.forward = self.base_forward
+            base.forward = self.base_forward
             self.__dict__["base_forward"] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.base_forward is not None, "apply_to_base first"
         out = self.base_forward(x)
         if self.module_dropout and self.dropping() and torch.rand(1).item() < self.module_dropout:
             return out
@@ -68,7 +78,7 @@ class Adapter(nn.Module):
     def base_op(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """The base layer's operation with another weight and no bias."""
         b = self.base
-        if self.is_conv:
+        if isinstance(b, nn.Conv2d):  # is_conv
             return F.conv2d(x, weight.to(x.dtype), None, b.stride, b.padding, b.dilation, b.groups)
         return F.linear(x, weight.to(x.dtype))
 
@@ -92,6 +102,8 @@ class WeightDecompose(nn.Module):
 
     ``dora_scale`` starts as the row norms of the base weight, so a new DoRA changes nothing.
     """
+
+    dora_scale: nn.Parameter
 
     def __init__(self, base_weight: torch.Tensor):
         super().__init__()

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
 
-from .adapter import Adapter
+from .adapter import Adapter, Layer
 from .lora import LoRAModule, LoRANetwork
 from .lycoris_modules import IA3Module, LoHaModule, LoKrModule
 from .targets import UNET_PREFIX, NetworkOptions, Target, find_targets, text_encoder_prefixes
@@ -78,7 +79,7 @@ def _module_kind(tensors: dict[str, torch.Tensor]) -> str:
     raise ValueError(f"unsupported module tensors {sorted(tensors)}")
 
 
-def _adapter_from_tensors(name: str, base: nn.Module, t: dict[str, torch.Tensor], opts: NetworkOptions) -> Adapter:
+def _adapter_from_tensors(name: str, base: Layer, t: dict[str, torch.Tensor], opts: NetworkOptions) -> Adapter:
     """An adapter whose shapes fit the file's tensors (dim from the tensors, alpha from ``alpha``)."""
     kind = _module_kind(t)
     alpha = float(t["alpha"]) if "alpha" in t else 0.0
@@ -111,9 +112,9 @@ def _group(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor
     return modules
 
 
-def _layers_by_name(unet, text_encoders, unet_rename) -> dict[str, tuple[nn.Module, bool]]:
+def _layers_by_name(unet, text_encoders, unet_rename) -> dict[str, tuple[Layer, bool]]:
     """Every Linear/Conv2d under its file name (prefix + path), with whether it is in the UNet."""
-    layers: dict[str, tuple[nn.Module, bool]] = {}
+    layers: dict[str, tuple[Layer, bool]] = {}
     roots = [(unet, UNET_PREFIX, unet_rename, True)]
     prefixes = text_encoder_prefixes(len(text_encoders))
     roots += [(e, p, clip_file_path(e), False) for e, p in zip(text_encoders, prefixes, strict=True)]
@@ -135,7 +136,8 @@ def network_from_weights(unet, text_encoders, tensors: dict[str, torch.Tensor], 
     The parts it adapts must be the ones being trained; names that fit no layer of the model are errors.
     """
     layers = _layers_by_name(unet, text_encoders, unet_rename)
-    unet_adapters, text_adapters = [], []
+    unet_adapters: list[Adapter] = []
+    text_adapters: list[Adapter] = []
     for name, module_tensors in _group(tensors).items():
         if name not in layers:
             raise ValueError(f"{name} names no layer of this model")
@@ -148,7 +150,8 @@ def network_from_weights(unet, text_encoders, tensors: dict[str, torch.Tensor], 
         raise ValueError("the file holds no network modules")
     ranks = Counter(getattr(a, "dim", 0) for a in unet_adapters + text_adapters)
     dim = ranks.most_common(1)[0][0]
-    alphas = Counter(float(a.alpha) for a in unet_adapters + text_adapters if hasattr(a, "alpha"))
+    with_alpha = [a for a in unet_adapters + text_adapters if hasattr(a, "alpha")]  # all kinds but IA3
+    alphas = Counter(float(cast(torch.Tensor, a.alpha)) for a in with_alpha)
     alpha = alphas.most_common(1)[0][0] if alphas else float(dim)
     network = LoRANetwork(unet_adapters, text_adapters, dim, alpha)
     # A file without .alpha keys means alpha = dim (scale 1), which the new modules already hold.

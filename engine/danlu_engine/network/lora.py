@@ -7,12 +7,13 @@ Kaiming-uniform (a=sqrt(5)), up is zeros, so a new network changes nothing; the 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from lycoris.functional import locon as lycoris_locon
 from torch import nn
 
-from .adapter import Adapter, WeightDecompose, drop_rows
+from .adapter import Adapter, Layer, WeightDecompose, drop_rows
 from .targets import (
     TEXT_ENCODER_TARGET_BLOCKS,
     TRANSFORMER_BLOCKS,
@@ -42,15 +43,22 @@ class LoRAModule(Adapter):
     """
 
     kind = "lora"
+    lora_down: nn.Linear | nn.Conv2d
+    lora_mid: nn.Conv2d
+    lora_up: nn.Linear | nn.Conv2d
+    alpha: torch.Tensor
+    decompose: WeightDecompose | None
 
-    def __init__(self, lora_name: str, base: nn.Module, dim: int, alpha: float, dropout: float = 0.0,
+    def __init__(self, lora_name: str, base: Layer, dim: int, alpha: float, dropout: float = 0.0,
                  rank_dropout: float = 0.0, module_dropout: float = 0.0, dora: bool = False,
                  use_tucker: bool = False):
         super().__init__(lora_name, base, module_dropout)
         self.dim, self.dropout, self.rank_dropout = dim, dropout, rank_dropout
         self.tucker = False
         if isinstance(base, nn.Conv2d):
-            k, stride, padding = base.kernel_size, base.stride, base.padding
+            # pairs in a Conv2d; torch's _ConvNd types them as tuple[int, ...]
+            k, stride = cast(tuple[int, int], base.kernel_size), cast(tuple[int, int], base.stride)
+            padding = cast("str | tuple[int, int]", base.padding)
             if use_tucker and tuple(k) != (1, 1):
                 self.tucker = True
                 self.lora_down = nn.Conv2d(base.in_channels, dim, (1, 1), bias=False)
@@ -99,6 +107,7 @@ class LoRAModule(Adapter):
         diff = self.weight_change().reshape(self.base_shape) * self.scale
         if self.rank_dropout and self.dropping():
             diff = drop_rows(diff, self.rank_dropout)
+        assert self.decompose is not None
         return self.base_op(x, self.decompose.change(self.base_weight(), diff, self.multiplier))
 
     def file_tensors(self) -> dict[str, torch.Tensor]:
@@ -116,6 +125,8 @@ class LoRANetwork(nn.Module):
     ``dim``/``alpha`` are what the metadata reports (``ss_network_dim``/``ss_network_alpha``).
     """
 
+    file_metadata: dict[str, str]  # ss_network_module/args of the file it was read from (setup.py), if any
+
     def __init__(self, unet_adapters: list[Adapter], text_adapters: list[Adapter], dim: int, alpha: float):
         super().__init__()
         self.dim, self.alpha = dim, alpha
@@ -131,7 +142,7 @@ class LoRANetwork(nn.Module):
             lora.remove_from_base()
 
     def all_loras(self) -> list[Adapter]:
-        return [*self.text_loras.values(), *self.unet_loras.values()]
+        return [*_adapters(self.text_loras), *_adapters(self.unet_loras)]
 
     def set_multiplier(self, multiplier: float) -> None:
         for lora in self.all_loras():
@@ -159,10 +170,10 @@ class LoRANetwork(nn.Module):
         groups = []
         if self.unet_loras:
             groups.append({"params": list(self.unet_loras.parameters()), "lr": unet_lr, "name": "unet"})
-        second = [a for a in self.text_loras.values() if a.lora_name.startswith("lora_te2_")]
+        second = [a for a in _adapters(self.text_loras) if a.lora_name.startswith("lora_te2_")]
         if text_encoder_lr2 is None or text_encoder_lr2 == text_encoder_lr or not second:
             second = []
-        first = [a for a in self.text_loras.values() if a not in second]
+        first = [a for a in _adapters(self.text_loras) if a not in second]
         if first:
             params = [p for a in first for p in a.parameters()]
             groups.append({"params": params, "lr": text_encoder_lr, "name": "text_encoder"})
@@ -170,3 +181,8 @@ class LoRANetwork(nn.Module):
             params = [p for a in second for p in a.parameters()]
             groups.append({"params": params, "lr": text_encoder_lr2, "name": "text_encoder_2"})
         return groups
+
+
+def _adapters(modules: nn.ModuleDict) -> list[Adapter]:
+    """A ModuleDict's values as the adapters LoRANetwork keeps in it."""
+    return cast(list[Adapter], list(modules.values()))

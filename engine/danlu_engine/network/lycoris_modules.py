@@ -41,6 +41,8 @@ def _alpha(dim: int, alpha: float) -> float:
 class _WeightAdapter(Adapter):
     """Modules that build a whole weight change and run the base op with it."""
 
+    alpha: torch.Tensor
+
     def __init__(self, lora_name, base, dim, alpha, rank_dropout, module_dropout):
         super().__init__(lora_name, base, module_dropout)
         self.dim, self.rank_dropout = dim, rank_dropout
@@ -60,6 +62,12 @@ class _WeightAdapter(Adapter):
 
 class LoHaModule(_WeightAdapter):
     kind = "loha"
+    hada_w1_a: nn.Parameter
+    hada_w1_b: nn.Parameter
+    hada_w2_a: nn.Parameter
+    hada_w2_b: nn.Parameter
+    hada_t1: nn.Parameter  # with use_tucker on a k x k conv
+    hada_t2: nn.Parameter
 
     def __init__(self, lora_name, base, dim, alpha, use_tucker=False, rank_dropout=0.0, module_dropout=0.0):
         super().__init__(lora_name, base, dim, alpha, rank_dropout, module_dropout)
@@ -95,6 +103,13 @@ class LoHaModule(_WeightAdapter):
 
 class LoKrModule(_WeightAdapter):
     kind = "lokr"
+    lokr_w1: nn.Parameter  # use_w1
+    lokr_w1_a: nn.Parameter  # not use_w1
+    lokr_w1_b: nn.Parameter
+    lokr_w2: nn.Parameter  # use_w2
+    lokr_w2_a: nn.Parameter  # not use_w2
+    lokr_w2_b: nn.Parameter
+    lokr_t2: nn.Parameter  # not use_w2, with use_tucker on a k x k conv
 
     def __init__(self, lora_name, base, dim, alpha, factor=-1, decompose_both=False, use_tucker=False,
                  full_matrix=False, rank_dropout=0.0, module_dropout=0.0, layout=None):
@@ -148,6 +163,8 @@ class LoKrModule(_WeightAdapter):
 
 class IA3Module(Adapter):
     kind = "ia3"
+    weight: nn.Parameter
+    on_input: torch.Tensor
 
     def __init__(self, lora_name, base, module_dropout=0.0):
         super().__init__(lora_name, base, module_dropout)

@@ -15,8 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from torch import nn
+
+from .adapter import Layer
 
 TRANSFORMER_BLOCKS = ("Transformer2DModel",)
 CONV_BLOCKS = ("ResnetBlock2D", "Downsample2D", "Upsample2D")
@@ -57,7 +60,7 @@ class NetworkOptions:
 @dataclass(frozen=True)
 class Target:
     lora_name: str
-    module: nn.Module
+    module: Layer
     dim: int
     alpha: float
 
@@ -77,18 +80,19 @@ def block_index(lora_name: str) -> int:
     return NUM_OF_BLOCKS if "mid_block_" in lora_name else -1
 
 
-def _is_layer(module: nn.Module, lycoris: bool) -> bool:
+def _is_layer(module: nn.Module, lycoris: bool) -> TypeGuard[Layer]:
     if lycoris:
         return isinstance(module, (nn.Linear, nn.Conv2d))
-    # Exact class names as sd-scripts checks them: subclasses (e.g. LoRACompatibleLinear) do not count.
+    # Exact class names as sd-scripts checks them: subclasses (e.g. LoRACompatibleLinear) do not count
+    # (torch's Linear and Conv2d: no other layer class of the models danlu loads has these names).
     return type(module).__name__ in ("Linear", "Conv2d")
 
 
-def _is_small(module: nn.Module) -> bool:
+def _is_small(module: Layer) -> bool:
     return isinstance(module, nn.Linear) or tuple(module.kernel_size) == (1, 1)
 
 
-def dims_for(opts: NetworkOptions, lora_name: str, module: nn.Module, unet: bool) -> tuple[int, float]:
+def dims_for(opts: NetworkOptions, lora_name: str, module: Layer, unet: bool) -> tuple[int, float]:
     """(dim, alpha) of one layer; dim 0 leaves it out."""
     small = _is_small(module)
     if unet and (opts.block_dims or opts.conv_block_dims):
@@ -117,7 +121,7 @@ def find_targets(root: nn.Module, prefix: str, opts: NetworkOptions, unet: bool,
         blocks = TRANSFORMER_BLOCKS
     found: dict[str, Target] = {}
 
-    def add(path: str, module: nn.Module) -> None:
+    def add(path: str, module: Layer) -> None:
         lora_name = f"{prefix}.{rename(path) if rename else path}".replace(".", "_")
         if lora_name in found:
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,10 @@ def test_missing_file(tmp_path):
 
 def test_random_bytes_and_json_are_not_checkpoints(tmp_path):
     noise = tmp_path / "noise.safetensors"
-    noise.write_bytes(os.urandom(4096))
-    _raises(str(noise), "BAD_MODEL", "not a model checkpoint")
+    # 0x80 first: what a pickle starts with, but no pickle protocol after it (1 random file in 256 did this)
+    for first in (b"\x17", b"\x80", b"\x80\x7f"):
+        noise.write_bytes(first + random.Random(7).randbytes(4096))
+        _raises(str(noise), "BAD_MODEL", "not a model checkpoint")
     config = tmp_path / "config.safetensors"
     config.write_text(json.dumps({"_class_name": "UNet2DConditionModel", "in_channels": 4}))
     _raises(str(config), "BAD_MODEL", "not a model checkpoint", "JSON")

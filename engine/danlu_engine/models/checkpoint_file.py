@@ -164,7 +164,9 @@ def open_checkpoint(path: str) -> CheckpointFile:
     with open(path, "rb") as f:
         head = f.read(9)
     # safetensors: an 8-byte header length, then the JSON header. Its length's low byte can be 0x80 or "PK"
-    # (1 file in 256), so a "{" after it decides first.
-    if head[8:9] != b"{" and (head[:2] == b"PK" or head[:1] == b"\x80"):  # a torch zip, or a legacy raw pickle
+    # (1 file in 256), so a "{" after it decides first. A raw pickle starts with PROTO (0x80) and a protocol
+    # 2-5 (torch.save's legacy format); other bytes after 0x80 are a damaged or foreign file, not a pickle.
+    legacy_pickle = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if head[8:9] != b"{" and (head[:2] == b"PK" or legacy_pickle):  # a torch zip, or a legacy raw pickle
         return _normalise_legacy_clip_names(read_ckpt(path))
     return _normalise_legacy_clip_names(read_safetensors_header(path))

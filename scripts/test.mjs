@@ -1,6 +1,6 @@
 // The whole test command: type-check, lint, format check, the TypeScript tests (vitest), the engine's lint
-// (ruff, set in engine/pyproject.toml) and the engine's tests (pytest). Every stage runs; the runners print
-// their own summaries; the last line adds them up.
+// and type check (ruff and mypy, set in engine/pyproject.toml) and the engine's tests (pytest). Every stage
+// runs; the runners print their own summaries; the last lines add them up and name each failed test.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +20,8 @@ const stages = [
     ["run", "--reporter=default", "--reporter=json", "--outputFile.json=.danlu/vitest.json"],
   ],
   ["python lint (ruff)", python, ["-m", "ruff", "check", "--no-cache", "engine"]],
+  // mypy reads its settings and file list from engine/pyproject.toml, so it runs in engine/
+  ["python types (mypy)", python, ["-m", "mypy"], join(root, "engine")],
   ["pytest", python, ["-m", "pytest", "engine/tests", "-q", "-p", "no:cacheprovider"]],
 ];
 
@@ -28,10 +30,10 @@ let passed = 0;
 let failedTests = 0;
 // The names of the failed tests, repeated at the very end: a CI log that keeps only its tail still says which.
 const failedNames = [];
-for (const [name, cmd, args] of stages) {
+for (const [name, cmd, args, cwd = root] of stages) {
   console.log(`\n=== ${name} ===`);
   const result = spawnSync(cmd, args, {
-    cwd: root,
+    cwd,
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
     // One torch thread per engine: tests run engines side by side on few cores, and oversubscribed

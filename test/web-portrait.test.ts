@@ -13,7 +13,8 @@ import { REPO_ROOT } from "../src/engine/python.ts";
 import { DataDir } from "../src/jobs/data-dir.ts";
 import { SqliteJobQueue } from "../src/jobs/sqlite-queue.ts";
 import type { JobRecord, QueueWorker } from "../src/jobs/types.ts";
-import { PORTRAIT_STAGES } from "../src/portrait/pipeline.ts";
+import { PORTRAIT_STAGES, type PortraitResult } from "../src/portrait/pipeline.ts";
+import { writeReport } from "../src/portrait/report.ts";
 import { SELFIE_FILES, writeSelfies } from "../src/portrait/testing/selfies.ts";
 import {
   checkA11y,
@@ -33,7 +34,7 @@ const DROPPED = [
   { file: SELFIE_FILES.blurry, reason: "blurry" },
   { file: SELFIE_FILES.group, reason: "several-faces" },
   { file: SELFIE_FILES.intruder, reason: "other-person" },
-];
+] as const;
 /** How long the stand-in spends in each stage: long enough for the page to show it. */
 const STAGE_MS = 600;
 
@@ -77,10 +78,15 @@ async function standIn(job: JobRecord, report: (stage: string) => Promise<void>)
   });
   mkdirSync(join(dir, "lora"), { recursive: true });
   writeFileSync(join(dir, "lora", "portrait.safetensors"), "stand-in LoRA");
-  writeFileSync(join(dir, "report.html"), "<!doctype html><title>report</title>");
   const dropped = DROPPED.map((d) => ({ ...d, detail: d.reason }));
-  const kept = photos.filter((f) => !dropped.some((d) => d.file === f)).map((file) => ({ file }));
-  return {
+  mkdirSync(join(dir, "photos"), { recursive: true });
+  for (const file of photos)
+    copyFileSync(join(data.datasetDir(job.owner, params.dataset), file), join(dir, "photos", file));
+  const kept = photos
+    .filter((f) => !dropped.some((d) => d.file === f))
+    .map((file) => ({ file, identity: 0.9, face_px: 200 }));
+  const result: PortraitResult = {
+    out: dir,
     lora: "lora/portrait.safetensors",
     report: "report.html",
     trigger: "dlperson",
@@ -91,6 +97,8 @@ async function standIn(job: JobRecord, report: (stage: string) => Promise<void>)
     seconds,
     warnings: [],
   };
+  await writeReport(dir, result); // the real report.html, with its relative image links
+  return result;
 }
 
 beforeAll(async () => {
@@ -182,6 +190,24 @@ describe("the portrait page", () => {
     expect(dropped.map(({ file, reason }) => ({ file, reason }))).toEqual(DROPPED);
     expect(dropped.map((d) => d.text).join("\n")).toMatch(/blurry[\s\S]*group photo[\s\S]*somebody else/);
     await page.getByTestId("pt-timings").waitFor();
+
+    // report.html opens in a new tab with its pictures (job files behind the token) loaded
+    const [report] = await Promise.all([
+      page.context().waitForEvent("page"),
+      page.getByTestId("pt-report").click(),
+    ]);
+    await report.waitForLoadState();
+    await expect.poll(() => report.locator("img").count()).toBe(2 * 2 + files.length);
+    await expect
+      .poll(() =>
+        report
+          .locator("img")
+          .evaluateAll(
+            (imgs) => imgs.filter((img) => !(img as unknown as { naturalWidth: number }).naturalWidth).length,
+          ),
+      )
+      .toBe(0);
+    await report.close();
 
     // the job was queued with the page's settings, on a dataset of the uploaded photos
     const jobId = new URL(page.url()).searchParams.get("job")!;

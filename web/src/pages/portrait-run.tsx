@@ -115,14 +115,34 @@ function StageList({ job }: { job: Job }) {
   );
 }
 
+/**
+ * report.html as a page the browser can open: its pictures are job files behind the token, so each relative
+ * src is fetched with it and replaced by an object URL (the page itself opens from a blob, where relative
+ * links would resolve nowhere).
+ */
+async function reportUrl(jobId: string, report: string): Promise<string> {
+  const folder = report.includes("/") ? report.slice(0, report.lastIndexOf("/") + 1) : "";
+  const html = await (await request(jobFilePath(jobId, report))).text();
+  const page = new DOMParser().parseFromString(html, "text/html");
+  await Promise.all(
+    [...page.querySelectorAll("img[src]")].map(async (img) => {
+      const src = img.getAttribute("src") ?? "";
+      if (/^[a-z][\w+.-]*:/i.test(src) || src.startsWith("/")) return;
+      const blob = await (await request(jobFilePath(jobId, folder + decodeURIComponent(src)))).blob();
+      img.setAttribute("src", URL.createObjectURL(blob));
+    }),
+  );
+  const text = "<!doctype html>\n" + page.documentElement.outerHTML;
+  return URL.createObjectURL(new Blob([text], { type: "text/html" }));
+}
+
 function Results({ job, result }: { job: Job; result: PortraitResult }) {
   const { t, lang } = useI18n();
   const [viewing, setViewing] = useState<{ url: string; alt: string } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const openReport = async () => {
     try {
-      const blob = await (await request(jobFilePath(job.id, result.report))).blob();
-      window.open(URL.createObjectURL(new Blob([blob], { type: "text/html" })), "_blank", "noopener");
+      window.open(await reportUrl(job.id, result.report), "_blank", "noopener");
     } catch (caught) {
       setError(caught);
     }

@@ -1,17 +1,28 @@
 // The portrait service end to end through a real `danlu serve` and a real `danlu worker` on a tiny SD1.5
 // model: one POST /api/portraits with the selfies and the params; the job's event stream walks the seven
 // stages in order; the result names the three dropped photos with their reasons and ranks two portraits
-// per style; the portraits, the LoRA and the report download through the artifacts route.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+// per style (one of them the user's own template, posed by a ControlNet named from the service's models
+// folder); the portraits, the LoRA and the report download through the artifacts route.
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PortraitResult } from "../src/portrait/pipeline.ts";
 import { SELFIE_FILES, writeSelfies } from "../src/portrait/testing/selfies.ts";
-import { makeTinySd15 } from "./cli.ts";
+import { REPO_ROOT } from "../src/engine/python.ts";
+import { makeTinySd15, runCli } from "./cli.ts";
 import { addUser, Api, startServe, startWorker, type ServeProcess, type WorkerProcess } from "./serve.ts";
 
 const MODEL = "tiny-sd15.safetensors";
+const CONTROLNET = "tiny-controlnet-sd15";
 /** The portrait preset on the tiny model: 64 px, a few steps, on the CPU (as test/portrait-cli.test.ts). */
 const TINY_PORTRAIT_CONFIG = {
   resolution: [64, 64],
@@ -39,10 +50,31 @@ beforeAll(async () => {
   mkdirSync(join(data, "models"), { recursive: true });
   await makeTinySd15(join(data, "models", MODEL));
   await writeSelfies(join(root, "selfies"));
+  // a ControlNet by name, installed in the service's models folder (DATA/models), not danlu's own
+  const made = await runCli([
+    "model",
+    "make-tiny",
+    "--arch",
+    "sd15",
+    "--controlnet",
+    "--out",
+    join(data, "models", CONTROLNET),
+  ]);
+  expect(made.code, made.stderr).toBe(0);
   const token = await addUser(data, "alice");
   server = await startServe(["--data", data, "--workers", "0"]);
   worker = startWorker(["--data", data]);
   api = new Api(server.url, token);
+  // alice's own style: a pose held by that ControlNet (the template names the model, the image is beside it)
+  const me = await api.json<{ id: string }>("/api/me");
+  const styles = join(data, "users", me.id, "styles");
+  mkdirSync(styles, { recursive: true });
+  copyFileSync(join(REPO_ROOT, "fixtures", "photos", "astronaut.png"), join(styles, "pose.png"));
+  writeFileSync(
+    join(styles, "pose.toml"),
+    `title = "Pose"\ntitle_zh = "姿势"\nprompt = "photo of {trigger}"\n` +
+      `[controlnet]\nmodel = "${CONTROLNET}"\nimage = "pose.png"\npreprocessor = "none"\n`,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -59,7 +91,7 @@ describe("POST /api/portraits on a real worker", () => {
     }
     const params = {
       model: MODEL,
-      styles: ["id_photo", "hanfu"],
+      styles: ["id_photo", "hanfu", "pose"],
       count: 2,
       candidates: 3,
       gen_steps: 2,
@@ -108,7 +140,7 @@ describe("POST /api/portraits on a real worker", () => {
       [SELFIE_FILES.group]: "several-faces",
       [SELFIE_FILES.intruder]: "other-person",
     });
-    expect(result.styles.map((s) => s.name)).toEqual(["id_photo", "hanfu"]);
+    expect(result.styles.map((s) => s.name)).toEqual(["id_photo", "hanfu", "pose"]);
     for (const style of result.styles) {
       expect(style.portraits).toHaveLength(2);
       for (const portrait of style.portraits) {

@@ -139,6 +139,7 @@ async function portraitAction(photos: string[], flags: PortraitFlags): Promise<v
     className: flags.class,
     tagger: flags.tagger,
     resolveModel: (name, kind) => resolveModel(name, kind, flags.modelsDir),
+    modelsDir: flags.modelsDir,
     train: {
       ...(flags.config ? await loadTrainConfigFile(flags.config) : {}),
       ...(flags.device !== "auto" ? { device: flags.device } : {}),

@@ -51,6 +51,9 @@ export interface PortraitOptions {
   className?: PersonClass | undefined;
   tagger?: string | undefined;
   resolveModel?: ModelResolver;
+  /** Where a style's ControlNet and preprocessor models are found by name (default: danlu's models folder;
+   * the service's is DATA/models). */
+  modelsDir?: string | undefined;
   /** Settings over the portrait preset (a config file's or a job's). */
   train?: TrainConfigLayer;
   /** Generation overrides of every style (tests and quick looks: a small size, few steps). */
@@ -327,6 +330,7 @@ async function generate(
       ...(style.initImage ? { initImage: style.initImage } : {}),
       strength: style.strength,
       controlnets: style.controlnets,
+      modelsDir: o.modelsDir,
       out: run.dir,
       device: o.device,
       precision: o.precision,
@@ -343,7 +347,7 @@ async function generate(
       o.onEngineEvent?.(event);
       if (event.event === "sample") o.onProgress?.(++drawn, total);
     },
-    o.signal ? { signal: o.signal } : {},
+    { signal: o.signal, modelsDir: o.modelsDir },
   );
   if (done.status !== "done") throw cancelled();
   await detailStyles(o, styles, { ...spec, jobs }, (done.data?.images ?? []) as GeneratedImage[], run);

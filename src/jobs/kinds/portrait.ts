@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { layerFromTable } from "../../config/index.ts";
 import { PORTRAIT_DEFAULTS as D, runPortrait } from "../../portrait/pipeline.ts";
@@ -83,6 +83,7 @@ export const portrait = defineKind({
       className: p.class,
       tagger: p.tagger,
       resolveModel: async (name, kind) => serviceModel(ctx, name, kind),
+      modelsDir: dirname(ctx.paths.model(p.model)), // a style's ControlNet models sit beside the base models
       train: { ...train, ...(p.device !== "auto" ? { device: p.device } : {}) },
       gen: { steps: p.gen_steps, width: p.width, height: p.height, seed: p.seed },
       device: p.device,

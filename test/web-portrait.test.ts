@@ -35,6 +35,15 @@ const DROPPED = [
   { file: SELFIE_FILES.group, reason: "several-faces" },
   { file: SELFIE_FILES.intruder, reason: "other-person" },
 ] as const;
+/** The "more settings" fields filled (by test id). */
+const ADVANCED = {
+  "pt-candidates": "3",
+  "pt-steps": "2",
+  "pt-width": "64",
+  "pt-height": "64",
+  "pt-seed": "7",
+  "pt-trainSteps": "4",
+};
 /** How long the stand-in spends in each stage: long enough for the page to show it. */
 const STAGE_MS = 600;
 
@@ -156,6 +165,13 @@ describe("the portrait page", () => {
     for (const style of Object.keys(STYLES))
       await page.locator(`input[name="styles"][value="${style}"]`).check();
     await page.getByTestId("pt-count").fill("2");
+
+    // more settings: a size the API refuses is named next to its field, then the run's small settings
+    await page.locator('[data-testid="pt-advanced"] summary').click();
+    await page.getByTestId("pt-width").fill("30");
+    await page.getByTestId("pt-start").click();
+    await expect.poll(() => page.locator("#pt-width-error").innerText()).toMatch(/64/);
+    for (const [field, value] of Object.entries(ADVANCED)) await page.getByTestId(field).fill(value);
     await page.getByTestId("pt-start").click();
     await page.getByTestId("pt-run").waitFor({ timeout: 30_000 });
     expect(new URL(page.url()).searchParams.get("job")).toMatch(/^j/);
@@ -212,7 +228,17 @@ describe("the portrait page", () => {
     // the job was queued with the page's settings, on a dataset of the uploaded photos
     const jobId = new URL(page.url()).searchParams.get("job")!;
     const job = await api.json<{ params: Record<string, unknown> }>(`/api/jobs/${jobId}`);
-    expect(job.params).toMatchObject({ model: MODEL, styles: ["hanfu", "id_photo"], count: 2 });
+    expect(job.params).toMatchObject({
+      model: MODEL,
+      styles: ["hanfu", "id_photo"],
+      count: 2,
+      candidates: 3,
+      gen_steps: 2,
+      width: 64,
+      height: 64,
+      seed: 7,
+      config: { max_train_steps: 4 },
+    });
     const images = await api.json<{ images: unknown[] }>(
       `/api/datasets/${String(job.params.dataset)}/images`,
     );

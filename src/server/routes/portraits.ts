@@ -68,7 +68,7 @@ async function checkParams(deps: AppDeps, userId: string, text: string | undefin
   const parsed = bodyParams.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({ ...issue, path: [PARAMS_FIELD, ...issue.path] }));
-    throw validationError(issues, "form field");
+    throw validationError(issues, "multipart request");
   }
   const params = parsed.data;
   try {

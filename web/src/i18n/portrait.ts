@@ -32,6 +32,25 @@ export const portrait: Strings = {
     en: "The word the LoRA learns for this person; letters, digits, _ and -.",
     zh: "LoRA 用来代表这个人的词；可用字母、数字、_ 和 -。",
   },
+  "pt.advanced": { en: "More settings", zh: "更多设置" },
+  "pt.candidates": { en: "Candidates per style", zh: "每种风格的候选张数" },
+  "pt.candidates.help": {
+    en: "Images made per style; the best are kept. Empty: twice the portraits.",
+    zh: "每种风格生成的张数，从中挑出最好的。留空：写真张数的两倍。",
+  },
+  "pt.steps": { en: "Sampling steps", zh: "采样步数" },
+  "pt.width": { en: "Width (px)", zh: "宽度（像素）" },
+  "pt.height": { en: "Height (px)", zh: "高度（像素）" },
+  "pt.seed": { en: "Seed", zh: "种子" },
+  "pt.same": {
+    en: "For every style. Empty: each style's own.",
+    zh: "对所有风格生效。留空：用各风格自己的设置。",
+  },
+  "pt.trainsteps": { en: "Training steps", zh: "训练步数" },
+  "pt.trainsteps.help": {
+    en: "Empty: the portrait preset's. Fewer is faster but less alike.",
+    zh: "留空：用写真预设的步数。步数越少越快，但越不像本人。",
+  },
   "pt.start": { en: "Make the portraits", zh: "生成写真" },
   "pt.sending": { en: "Uploading… {percent}%", zh: "正在上传… {percent}%" },
   "pt.uploaded": {

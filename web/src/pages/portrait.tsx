@@ -9,6 +9,13 @@ import { errorAt, FieldError, formatBytes, invalidProps } from "../components/jo
 import { useI18n } from "../i18n/index.ts";
 import "../i18n/portrait.ts";
 import "./portrait.css";
+import {
+  ADVANCED_PARAMS,
+  advancedParams,
+  NO_ADVANCED,
+  PortraitAdvanced,
+  type Advanced,
+} from "./portrait-advanced.tsx";
 import { PortraitRun, type PortraitStyleInfo } from "./portrait-run.tsx";
 
 interface Picked {
@@ -31,6 +38,7 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
   const [count, setCount] = useState(4);
   const [cls, setCls] = useState("");
   const [trigger, setTrigger] = useState("");
+  const [advanced, setAdvanced] = useState<Advanced>(NO_ADVANCED);
   const [busy, setBusy] = useState(false);
   const [percent, setPercent] = useState(0);
   const [error, setError] = useState<unknown>(null);
@@ -70,7 +78,7 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
       model,
       styles: styles.map((s) => s.name).filter((name) => ticked.has(name)),
       count,
-      candidates: Math.max(count * 2, count),
+      ...advancedParams(advanced, count),
       ...(cls ? { class: cls } : {}),
       ...(trigger.trim() ? { trigger: trigger.trim() } : {}),
     };
@@ -101,7 +109,8 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
     at("count"),
     at("class"),
     at("trigger"),
-    at("candidates"),
+    at("config"),
+    ...ADVANCED_PARAMS.map(at),
   ];
   const bytes = photos.reduce((sum, p) => sum + p.file.size, 0);
   return (
@@ -214,9 +223,9 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
             value={count}
             data-testid="pt-count"
             onInput={(e) => setCount(Number((e.target as HTMLInputElement).value))}
-            {...invalidProps(at("count") ?? at("candidates"), "pt-count-error")}
+            {...invalidProps(at("count"), "pt-count-error")}
           />
-          <FieldError id="pt-count-error" error={at("count") ?? at("candidates")} />
+          <FieldError id="pt-count-error" error={at("count")} />
         </label>
         <label>
           {t("pt.class")}
@@ -250,6 +259,8 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
           <FieldError id="pt-trigger-error" error={at("trigger")} />
         </label>
       </div>
+
+      <PortraitAdvanced value={advanced} onChange={setAdvanced} count={count} at={at} />
 
       {error && !shown.some(Boolean) ? <ErrorBox error={error} /> : null}
       <button type="submit" data-testid="pt-start" disabled={busy || !model} aria-busy={busy}>

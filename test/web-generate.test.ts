@@ -5,14 +5,18 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../src/engine/python.ts";
-import { GEN_DEFAULTS } from "../src/generate/gen.ts";
+import { DETAIL_DEFAULTS } from "../src/generate/detailer.ts";
+import { GEN_DEFAULTS, HIRES_DEFAULTS } from "../src/generate/gen.ts";
 import { A1111_SAMPLERS } from "../src/generate/samplers.ts";
 import { gen } from "../src/jobs/kinds/generate.ts";
 import {
   controlOf,
   defaultForm,
+  DETAIL_FORM_DEFAULTS,
   fromParams,
   GEN_FORM_DEFAULTS,
+  HIRES_FORM_DEFAULTS,
+  HIRES_UPSCALERS,
   newLoraRow,
   SAMPLERS,
   seedOf,
@@ -64,7 +68,35 @@ describe("generate page data", () => {
     ]);
   });
 
+  it("sends hires fix and face detailing as the gen kind takes them, with the server's defaults", () => {
+    expect(HIRES_FORM_DEFAULTS).toEqual({ scale: 2, ...HIRES_DEFAULTS });
+    expect(DETAIL_FORM_DEFAULTS.denoising).toBe(DETAIL_DEFAULTS.denoising);
+    expect([...HIRES_UPSCALERS]).toContain(HIRES_DEFAULTS.upscaler);
+    const base = { ...defaultForm(), model: "sd15.safetensors", prompt: "a cat" };
+    expect(toParams(base)).not.toHaveProperty("hires");
+    expect(toParams(base)).not.toHaveProperty("detail_faces");
+    const form = {
+      ...base,
+      hires: { on: true, scale: "1.5", steps: "8", denoising: "0.55", upscaler: "Lanczos" },
+      detail: { on: true, prompt: "a smiling face", denoising: "0.3" },
+    };
+    const params = toParams(form);
+    const parsed = gen.params.safeParse(params);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    expect(parsed.data).toMatchObject({
+      hires: { scale: 1.5, steps: 8, denoising: 0.55, upscaler: "Lanczos" },
+      detail_faces: { prompt: "a smiling face", denoising: 0.3 },
+    });
+    // reusing it turns both on with its values; reusing a plain one turns them off again
+    const back = fromParams(parsed.data as Record<string, unknown>, defaultForm());
+    expect({ hires: back.hires, detail: back.detail }).toEqual({ hires: form.hires, detail: form.detail });
+    const plain = fromParams(toParams(base), back);
+    expect([plain.hires.on, plain.detail.on]).toEqual([false, false]);
+  });
+
   it("finds the control an API error names, and an image's seed", () => {
+    expect(controlOf("params.hires.denoising")).toBe("hires");
+    expect(controlOf("params.detail_faces.denoising")).toBe("detail_faces");
     expect(controlOf("params.steps")).toBe("steps");
     expect(controlOf("params.loras.1.weight")).toBe("loras");
     expect(controlOf("params.batch_count")).toBe("batch_count");

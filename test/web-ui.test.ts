@@ -317,6 +317,12 @@ describe("the generate page", () => {
     await page.getByTestId("gen-seed").fill("1234");
     await page.getByTestId("gen-batch-count").fill("3");
     await page.getByTestId("gen-lora-weight").fill("0.7");
+    // hires fix and face detailing: switched on, their settings appear
+    await page.getByTestId("gen-hires-on").check();
+    await page.getByTestId("gen-hires-scale").fill("1.5");
+    await page.getByTestId("gen-hires-upscaler").selectOption("Lanczos");
+    await page.getByTestId("gen-detail-on").check();
+    await page.getByTestId("gen-detail-prompt").fill("a smiling face");
     // a second LoRA row, then taken away again
     await page.getByTestId("gen-lora-add").click();
     expect(await page.getByTestId("gen-lora-select").count()).toBe(2);
@@ -343,6 +349,8 @@ describe("the generate page", () => {
       seed: 1234,
       batch_count: 3,
       loras: [{ job: seeded.train, file: LORA_FILES[1], weight: 0.7 }],
+      hires: { scale: 1.5, steps: 0, denoising: 0.7, upscaler: "Lanczos" },
+      detail_faces: { prompt: "a smiling face", denoising: 0.4 },
     });
 
     // no worker runs here: the job waits, is followed, and the page's Cancel ends it

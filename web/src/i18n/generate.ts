@@ -45,6 +45,26 @@ export const generate: Strings = {
   "gen.size.value": { en: "{width} × {height}", zh: "{width} × {height}" },
   "gen.seed": { en: "Seed", zh: "种子" },
   "gen.seed.random": { en: "Random", zh: "随机" },
+  "gen.hires": { en: "Hires fix", zh: "高清修复" },
+  "gen.hires.help": {
+    en: "Generate at the size above, upscale, then refine in a second pass (as A1111's hires fix).",
+    zh: "先按上面的尺寸生成，放大后再细化一遍（同 A1111 的高清修复）。",
+  },
+  "gen.hires.scale": { en: "Upscale by", zh: "放大倍数" },
+  "gen.hires.steps": { en: "Hires steps", zh: "高清修复步数" },
+  "gen.hires.steps.help": {
+    en: "Hires steps 0: as many as the first pass. Latent upscalers need denoising of about 0.5 or more.",
+    zh: "高清修复步数为 0：与第一遍相同。潜空间放大需要约 0.5 以上的重绘幅度。",
+  },
+  "gen.hires.upscaler": { en: "Upscaler", zh: "放大算法" },
+  "gen.denoising": { en: "Denoising", zh: "重绘幅度" },
+  "gen.detail": { en: "Face detailing", zh: "面部修复" },
+  "gen.detail.help": {
+    en: "Find each face and repaint it at a higher resolution, so small faces keep their likeness (as ADetailer).",
+    zh: "找到每张脸，以更高分辨率重绘，让小脸也保持相似度（同 A1111 的面部修复插件）。",
+  },
+  "gen.detail.prompt": { en: "Face prompt", zh: "面部提示词" },
+  "gen.detail.prompt.placeholder": { en: "Empty: the prompt above", zh: "留空：用上面的提示词" },
   "gen.seed.help": {
     en: "-1 picks one at random; image n gets seed + n.",
     zh: "-1 为随机；第 n 张图片用种子 + n。",

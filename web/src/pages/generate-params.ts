@@ -4,6 +4,29 @@
 
 /** A1111's sampler names: the list the server checks against (pure TypeScript, bundled as it is). */
 export { A1111_SAMPLERS as SAMPLERS } from "../../../src/generate/samplers.ts";
+/** The hires-fix upscalers by their A1111 names (the server's list, as the samplers). */
+export { HIRES_UPSCALERS } from "../../../src/generate/upscalers.ts";
+
+/** A1111's hires-fix defaults (HIRES_DEFAULTS in src/generate/gen.ts, with its usual 2x; a test keeps them). */
+export const HIRES_FORM_DEFAULTS = { scale: 2, steps: 0, denoising: 0.7, upscaler: "Latent" } as const;
+/** ADetailer's denoising (DETAIL_DEFAULTS in src/generate/detailer.ts; a test keeps it). */
+export const DETAIL_FORM_DEFAULTS = { denoising: 0.4 } as const;
+
+/** Hires fix: generate, upscale, a second img2img pass (txt2img only). */
+export interface HiresForm {
+  on: boolean;
+  scale: string;
+  steps: string;
+  denoising: string;
+  upscaler: string;
+}
+
+/** Face detailing (ADetailer): each face repainted with its own prompt ('': the image's). */
+export interface DetailForm {
+  on: boolean;
+  prompt: string;
+  denoising: string;
+}
 
 /** The gen job's defaults (GEN_DEFAULTS in src/generate/gen.ts; a test keeps them the same). */
 export const GEN_FORM_DEFAULTS = {
@@ -39,6 +62,23 @@ export interface GenForm {
   height: string;
   batch_count: string;
   loras: LoraRow[];
+  hires: HiresForm;
+  detail: DetailForm;
+}
+
+function defaultHires(): HiresForm {
+  const d = HIRES_FORM_DEFAULTS;
+  return {
+    on: false,
+    scale: String(d.scale),
+    steps: String(d.steps),
+    denoising: String(d.denoising),
+    upscaler: d.upscaler,
+  };
+}
+
+function defaultDetail(): DetailForm {
+  return { on: false, prompt: "", denoising: String(DETAIL_FORM_DEFAULTS.denoising) };
 }
 
 export function defaultForm(): GenForm {
@@ -55,6 +95,8 @@ export function defaultForm(): GenForm {
     height: String(d.height),
     batch_count: String(d.batch_count),
     loras: [],
+    hires: defaultHires(),
+    detail: defaultDetail(),
   };
 }
 
@@ -78,6 +120,19 @@ export function toParams(form: GenForm): Record<string, unknown> {
     loras: form.loras
       .filter((row) => row.job && row.file)
       .map((row) => ({ job: row.job, file: row.file, weight: Number(row.weight) })),
+    ...(form.hires.on
+      ? {
+          hires: {
+            scale: Number(form.hires.scale),
+            steps: Number(form.hires.steps),
+            denoising: Number(form.hires.denoising),
+            upscaler: form.hires.upscaler,
+          },
+        }
+      : {}),
+    ...(form.detail.on
+      ? { detail_faces: { prompt: form.detail.prompt, denoising: Number(form.detail.denoising) } }
+      : {}),
   };
 }
 
@@ -103,6 +158,10 @@ export function fromParams(params: Record<string, unknown>, base: GenForm): GenF
           ),
         )
     : base.loras;
+  const hires = params.hires as Record<string, unknown> | undefined | null;
+  const detail = params.detail_faces as Record<string, unknown> | undefined | null;
+  const field = (from: Record<string, unknown>, key: string, fallback: string) =>
+    typeof from[key] === "number" || typeof from[key] === "string" ? String(from[key]) : fallback;
   return {
     model: text("model"),
     prompt: text("prompt"),
@@ -115,16 +174,47 @@ export function fromParams(params: Record<string, unknown>, base: GenForm): GenF
     height: number("height"),
     batch_count: number("batch_count"),
     loras,
+    // a generation without hires fix or face detailing turns them off in the form
+    hires:
+      hires && typeof hires === "object"
+        ? {
+            on: true,
+            scale: field(hires, "scale", base.hires.scale),
+            steps: field(hires, "steps", base.hires.steps),
+            denoising: field(hires, "denoising", base.hires.denoising),
+            upscaler: field(hires, "upscaler", base.hires.upscaler),
+          }
+        : { ...base.hires, on: false },
+    detail:
+      detail && typeof detail === "object"
+        ? {
+            on: true,
+            prompt: field(detail, "prompt", ""),
+            denoising: field(detail, "denoising", base.detail.denoising),
+          }
+        : { ...base.detail, on: false },
   };
 }
 
-/** Which control an API error's field names: `params.steps` → "steps", `params.loras.1.weight` → "loras". */
+/**
+ * Which control an API error's field names: `params.steps` → "steps", `params.loras.1.weight` → "loras",
+ * `params.hires.denoising` → "hires" (the section).
+ */
 export function controlOf(field: string | undefined): string | null {
   if (!field) return null;
   const parts = field.split(".");
   const key = parts[0] === "params" ? parts[1] : parts[0];
   if (!key) return null;
-  const known = ["model", "prompt", "negative", "sampler", "loras", ...NUMBER_FIELDS];
+  const known = [
+    "model",
+    "prompt",
+    "negative",
+    "sampler",
+    "loras",
+    "hires",
+    "detail_faces",
+    ...NUMBER_FIELDS,
+  ];
   return known.includes(key) ? key : null;
 }
 

@@ -7,6 +7,7 @@ import { ApiError, getJson, sendJson, type Job } from "../api.ts";
 import { ErrorBox } from "../components/error-box.tsx";
 import { generate as strings } from "../i18n/generate.ts";
 import { registerStrings, useI18n } from "../i18n/index.ts";
+import { DetailFields, HiresFields } from "./generate-extras.tsx";
 import { GenHistory } from "./generate-history.tsx";
 import { LoraPicker, loraSources, type LoraSource } from "./generate-loras.tsx";
 import {
@@ -266,6 +267,13 @@ export default function Generate() {
             {t("gen.seed.help")}
           </small>
           {fieldError("seed")}
+
+          <HiresFields value={form.hires} onChange={(hires) => set({ hires })} error={fieldError("hires")} />
+          <DetailFields
+            value={form.detail}
+            onChange={(detail) => set({ detail })}
+            error={fieldError("detail_faces")}
+          />
 
           <LoraPicker
             rows={form.loras}

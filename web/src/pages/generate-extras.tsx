@@ -1,0 +1,171 @@
+// The generate form's A1111 extras: hires fix (generate, upscale, a second pass) and face detailing (what
+// the ADetailer extension does). Each is a switch; its settings show when it is on.
+import type { ComponentChildren } from "preact";
+import { useI18n } from "../i18n/index.ts";
+import { HIRES_UPSCALERS, type DetailForm, type HiresForm } from "./generate-params.ts";
+
+const ROW = {
+  display: "grid",
+  gridTemplateColumns: "repeat(auto-fit, minmax(7rem, 1fr))",
+  columnGap: "var(--pico-grid-column-gap)",
+  alignItems: "end",
+};
+
+function NumberInput(props: {
+  id: string;
+  label: string;
+  value: string;
+  min: number;
+  max: number;
+  step: number;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <div>
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="number"
+        data-testid={props.id}
+        inputMode={props.step < 1 ? "decimal" : "numeric"}
+        required
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        value={props.value}
+        onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
+      />
+    </div>
+  );
+}
+
+export function HiresFields({
+  value,
+  onChange,
+  error,
+}: {
+  value: HiresForm;
+  onChange: (next: HiresForm) => void;
+  error: ComponentChildren;
+}) {
+  const { t } = useI18n();
+  const set = (change: Partial<HiresForm>) => onChange({ ...value, ...change });
+  return (
+    <fieldset data-testid="gen-hires">
+      <label>
+        <input
+          type="checkbox"
+          role="switch"
+          data-testid="gen-hires-on"
+          checked={value.on}
+          onChange={(e) => set({ on: (e.target as HTMLInputElement).checked })}
+          aria-describedby="gen-hires-help"
+        />
+        {t("gen.hires")}
+      </label>
+      <small id="gen-hires-help">{t("gen.hires.help")}</small>
+      {value.on ? (
+        <>
+          <div style={ROW}>
+            <NumberInput
+              id="gen-hires-scale"
+              label={t("gen.hires.scale")}
+              value={value.scale}
+              min={1}
+              max={8}
+              step={0.05}
+              onInput={(scale) => set({ scale })}
+            />
+            <NumberInput
+              id="gen-hires-steps"
+              label={t("gen.hires.steps")}
+              value={value.steps}
+              min={0}
+              max={150}
+              step={1}
+              onInput={(steps) => set({ steps })}
+            />
+            <NumberInput
+              id="gen-hires-denoising"
+              label={t("gen.denoising")}
+              value={value.denoising}
+              min={0.01}
+              max={1}
+              step={0.01}
+              onInput={(denoising) => set({ denoising })}
+            />
+          </div>
+          <label for="gen-hires-upscaler">{t("gen.hires.upscaler")}</label>
+          <select
+            id="gen-hires-upscaler"
+            data-testid="gen-hires-upscaler"
+            value={value.upscaler}
+            onChange={(e) => set({ upscaler: (e.target as HTMLSelectElement).value })}
+          >
+            {HIRES_UPSCALERS.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+          <small>{t("gen.hires.steps.help")}</small>
+        </>
+      ) : null}
+      {error}
+    </fieldset>
+  );
+}
+
+export function DetailFields({
+  value,
+  onChange,
+  error,
+}: {
+  value: DetailForm;
+  onChange: (next: DetailForm) => void;
+  error: ComponentChildren;
+}) {
+  const { t } = useI18n();
+  const set = (change: Partial<DetailForm>) => onChange({ ...value, ...change });
+  return (
+    <fieldset data-testid="gen-detail">
+      <label>
+        <input
+          type="checkbox"
+          role="switch"
+          data-testid="gen-detail-on"
+          checked={value.on}
+          onChange={(e) => set({ on: (e.target as HTMLInputElement).checked })}
+          aria-describedby="gen-detail-help"
+        />
+        {t("gen.detail")}
+      </label>
+      <small id="gen-detail-help">{t("gen.detail.help")}</small>
+      {value.on ? (
+        <div style={ROW}>
+          <div style={{ gridColumn: "span 2" }}>
+            <label for="gen-detail-prompt">{t("gen.detail.prompt")}</label>
+            <input
+              id="gen-detail-prompt"
+              type="text"
+              data-testid="gen-detail-prompt"
+              placeholder={t("gen.detail.prompt.placeholder")}
+              value={value.prompt}
+              onInput={(e) => set({ prompt: (e.target as HTMLInputElement).value })}
+            />
+          </div>
+          <NumberInput
+            id="gen-detail-denoising"
+            label={t("gen.denoising")}
+            value={value.denoising}
+            min={0.01}
+            max={1}
+            step={0.01}
+            onInput={(denoising) => set({ denoising })}
+          />
+        </div>
+      ) : null}
+      {error}
+    </fieldset>
+  );
+}

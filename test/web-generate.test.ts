@@ -20,6 +20,7 @@ import {
   newLoraRow,
   SAMPLERS,
   seedOf,
+  STRENGTH_DEFAULT,
   toParams,
 } from "../web/src/pages/generate-params.ts";
 
@@ -92,6 +93,27 @@ describe("generate page data", () => {
     expect({ hires: back.hires, detail: back.detail }).toEqual({ hires: form.hires, detail: form.detail });
     const plain = fromParams(toParams(base), back);
     expect([plain.hires.on, plain.detail.on]).toEqual([false, false]);
+  });
+
+  it("sends img2img from a generated image (and no hires fix with it), and reads it back", () => {
+    expect(STRENGTH_DEFAULT).toBe(GEN_DEFAULTS.strength);
+    const form = {
+      ...defaultForm(),
+      model: "sd15.safetensors",
+      prompt: "a cat",
+      init: { job: "j-0123456789abcdef0123", file: "images/00001-43.png" },
+      strength: "0.5",
+      hires: { on: true, scale: "2", steps: "0", denoising: "0.7", upscaler: "Latent" },
+    };
+    const params = toParams(form);
+    const parsed = gen.params.safeParse(params);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    expect(params).toMatchObject({ init_image: form.init, strength: 0.5 });
+    expect(params).not.toHaveProperty("hires");
+    const back = fromParams(parsed.data as Record<string, unknown>, defaultForm());
+    expect([back.init, back.strength]).toEqual([form.init, "0.5"]);
+    expect(fromParams(toParams(defaultForm()), back).init).toBeNull();
+    expect(controlOf("params.init_image.file")).toBe("init");
   });
 
   it("finds the control an API error names, and an image's seed", () => {

@@ -425,6 +425,27 @@ describe("the generate page", () => {
     expect(await page.getByTestId("gen-seed").inputValue()).toBe("42");
     expect(await page.getByTestId("gen-batch-count").inputValue()).toBe("2");
 
+    // img2img from the second image: the form shows it with its strength, and hires fix (txt2img) steps aside
+    await page.getByTestId("gen-img2img").nth(1).click();
+    await page.getByTestId("gen-init-image").waitFor();
+    expect(await page.getByTestId("gen-hires").count()).toBe(0);
+    await page.getByTestId("gen-strength").fill("0.5");
+    const [sent] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/api/jobs") && r.request().method() === "POST"),
+      page.getByTestId("gen-submit").click(),
+    ]);
+    expect(sent.status()).toBe(201);
+    const queuedId = ((await sent.json()) as { id: string }).id;
+    const queued = await api.json<{ params: Record<string, unknown> }>(`/api/jobs/${queuedId}`);
+    expect(queued.params).toMatchObject({
+      init_image: { job: seeded.gen, file: "images/00001-43.png" },
+      strength: 0.5,
+    });
+    expect(queued.params).not.toHaveProperty("hires");
+    await api.post(`/api/jobs/${queuedId}/cancel`, {});
+    await page.getByTestId("gen-init-clear").click();
+    await page.getByTestId("gen-hires").waitFor();
+
     await checkA11y(page, "/generate with a gallery");
     await screenshot(page, "generate-gallery");
   });

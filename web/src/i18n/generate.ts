@@ -45,6 +45,15 @@ export const generate: Strings = {
   "gen.size.value": { en: "{width} × {height}", zh: "{width} × {height}" },
   "gen.seed": { en: "Seed", zh: "种子" },
   "gen.seed.random": { en: "Random", zh: "随机" },
+  "gen.img2img": { en: "img2img: start from this image", zh: "图生图：从这张图开始" },
+  "gen.img2img.image": { en: "The image img2img starts from", zh: "图生图的起始图片" },
+  "gen.img2img.help": {
+    en: "0 keeps the image, 1 draws a new one; 0.4-0.6 keeps the layout and changes the details.",
+    zh: "0 保留原图，1 完全重画；0.4-0.6 保留构图、改变细节。",
+  },
+  "gen.img2img.clear": { en: "Back to text only (txt2img)", zh: "改回文生图" },
+  "gen.img2img.use": { en: "img2img", zh: "图生图" },
+  "gen.img2img.use.n": { en: "Start img2img from image {n}", zh: "用第 {n} 张图做图生图" },
   "gen.hires": { en: "Hires fix", zh: "高清修复" },
   "gen.hires.help": {
     en: "Generate at the size above, upscale, then refine in a second pass (as A1111's hires fix).",

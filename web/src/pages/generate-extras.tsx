@@ -1,8 +1,9 @@
-// The generate form's A1111 extras: hires fix (generate, upscale, a second pass) and face detailing (what
-// the ADetailer extension does). Each is a switch; its settings show when it is on.
+// The generate form's A1111 extras: img2img from a generated image, hires fix (generate, upscale, a second
+// pass) and face detailing (what the ADetailer extension does). Each switch shows its settings when on.
 import type { ComponentChildren } from "preact";
 import { useI18n } from "../i18n/index.ts";
-import { HIRES_UPSCALERS, type DetailForm, type HiresForm } from "./generate-params.ts";
+import { JobImage } from "../components/job-common.tsx";
+import { HIRES_UPSCALERS, type DetailForm, type HiresForm, type InitImage } from "./generate-params.ts";
 
 const ROW = {
   display: "grid",
@@ -165,6 +166,47 @@ export function DetailFields({
           />
         </div>
       ) : null}
+      {error}
+    </fieldset>
+  );
+}
+
+/** img2img from one of the user's generated images: the image, how much is redrawn, and the way back. */
+export function Img2ImgFields({
+  init,
+  strength,
+  onStrength,
+  onClear,
+  error,
+}: {
+  init: InitImage;
+  strength: string;
+  onStrength: (strength: string) => void;
+  onClear: () => void;
+  error: ComponentChildren;
+}) {
+  const { t } = useI18n();
+  return (
+    <fieldset data-testid="gen-init">
+      <legend>{t("gen.img2img")}</legend>
+      <div style={{ display: "grid", gridTemplateColumns: "6rem minmax(0, 1fr)", gap: "0.75rem" }}>
+        <JobImage jobId={init.job} path={init.file} alt={t("gen.img2img.image")} testid="gen-init-image" />
+        <div>
+          <NumberInput
+            id="gen-strength"
+            label={t("gen.denoising")}
+            value={strength}
+            min={0}
+            max={1}
+            step={0.01}
+            onInput={onStrength}
+          />
+          <small>{t("gen.img2img.help")}</small>
+        </div>
+      </div>
+      <button type="button" class="secondary outline small" data-testid="gen-init-clear" onClick={onClear}>
+        {t("gen.img2img.clear")}
+      </button>
       {error}
     </fieldset>
   );

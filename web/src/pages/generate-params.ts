@@ -7,6 +7,15 @@ export { A1111_SAMPLERS as SAMPLERS } from "../../../src/generate/samplers.ts";
 /** The hires-fix upscalers by their A1111 names (the server's list, as the samplers). */
 export { HIRES_UPSCALERS } from "../../../src/generate/upscalers.ts";
 
+/** img2img's default denoising strength (GEN_DEFAULTS.strength; a test keeps it). */
+export const STRENGTH_DEFAULT = 0.75;
+
+/** An image of one of the user's jobs (a generation's output) to start img2img from. */
+export interface InitImage {
+  job: string;
+  file: string;
+}
+
 /** A1111's hires-fix defaults (HIRES_DEFAULTS in src/generate/gen.ts, with its usual 2x; a test keeps them). */
 export const HIRES_FORM_DEFAULTS = { scale: 2, steps: 0, denoising: 0.7, upscaler: "Latent" } as const;
 /** ADetailer's denoising (DETAIL_DEFAULTS in src/generate/detailer.ts; a test keeps it). */
@@ -64,6 +73,9 @@ export interface GenForm {
   loras: LoraRow[];
   hires: HiresForm;
   detail: DetailForm;
+  /** img2img: the image to start from (null: txt2img) and how much of it is redrawn. */
+  init: InitImage | null;
+  strength: string;
 }
 
 function defaultHires(): HiresForm {
@@ -97,6 +109,8 @@ export function defaultForm(): GenForm {
     loras: [],
     hires: defaultHires(),
     detail: defaultDetail(),
+    init: null,
+    strength: String(STRENGTH_DEFAULT),
   };
 }
 
@@ -120,7 +134,9 @@ export function toParams(form: GenForm): Record<string, unknown> {
     loras: form.loras
       .filter((row) => row.job && row.file)
       .map((row) => ({ job: row.job, file: row.file, weight: Number(row.weight) })),
-    ...(form.hires.on
+    ...(form.init ? { init_image: form.init, strength: Number(form.strength) } : {}),
+    // hires fix is a txt2img pass: with an init image it is not sent (the form hides it)
+    ...(form.hires.on && !form.init
       ? {
           hires: {
             scale: Number(form.hires.scale),
@@ -160,6 +176,7 @@ export function fromParams(params: Record<string, unknown>, base: GenForm): GenF
     : base.loras;
   const hires = params.hires as Record<string, unknown> | undefined | null;
   const detail = params.detail_faces as Record<string, unknown> | undefined | null;
+  const init = params.init_image as Record<string, unknown> | undefined | null;
   const field = (from: Record<string, unknown>, key: string, fallback: string) =>
     typeof from[key] === "number" || typeof from[key] === "string" ? String(from[key]) : fallback;
   return {
@@ -193,6 +210,11 @@ export function fromParams(params: Record<string, unknown>, base: GenForm): GenF
             denoising: field(detail, "denoising", base.detail.denoising),
           }
         : { ...base.detail, on: false },
+    init:
+      init && typeof init.job === "string" && typeof init.file === "string"
+        ? { job: init.job, file: init.file }
+        : null,
+    strength: typeof params.strength === "number" ? String(params.strength) : base.strength,
   };
 }
 
@@ -205,6 +227,7 @@ export function controlOf(field: string | undefined): string | null {
   const parts = field.split(".");
   const key = parts[0] === "params" ? parts[1] : parts[0];
   if (!key) return null;
+  if (key === "init_image" || key === "strength") return "init";
   const known = [
     "model",
     "prompt",

@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, download, followJob, getJson, imageUrl, sendJson, type Job } from "../api.ts";
 import { ErrorBox } from "../components/error-box.tsx";
 import { useI18n } from "../i18n/index.ts";
-import { baseName, seedOf } from "./generate-params.ts";
+import { baseName, seedOf, type InitImage } from "./generate-params.ts";
 
 const FINAL: Job["state"][] = ["succeeded", "failed", "cancelled"];
 
@@ -28,10 +28,12 @@ export function GenResult({
   job: initial,
   onEnd,
   onUseSeed,
+  onImg2Img,
 }: {
   job: Job;
   onEnd: (job: Job) => void;
   onUseSeed: (seed: number) => void;
+  onImg2Img: (image: InitImage) => void;
 }) {
   const { t } = useI18n();
   const [job, setJob] = useState(initial);
@@ -135,7 +137,7 @@ export function GenResult({
       <ErrorBox error={error} />
       <ParamsSummary job={job} />
       {images.length === 0 && job.state === "succeeded" ? <p>{t("gen.images.none")}</p> : null}
-      <Gallery job={job} images={images} onUseSeed={onUseSeed} />
+      <Gallery job={job} images={images} onUseSeed={onUseSeed} onImg2Img={onImg2Img} />
     </div>
   );
 }
@@ -185,10 +187,12 @@ function Gallery({
   job,
   images,
   onUseSeed,
+  onImg2Img,
 }: {
   job: Job;
   images: string[];
   onUseSeed: (seed: number) => void;
+  onImg2Img: (image: InitImage) => void;
 }) {
   const { t } = useI18n();
   const [error, setError] = useState<unknown>(null);
@@ -232,6 +236,16 @@ function Gallery({
                     {t("gen.seed.use")}
                   </button>
                 ) : null}
+                <button
+                  type="button"
+                  class="small secondary outline"
+                  style={{ margin: 0 }}
+                  data-testid="gen-img2img"
+                  aria-label={t("gen.img2img.use.n", { n: index + 1 })}
+                  onClick={() => onImg2Img({ job: job.id, file: path })}
+                >
+                  {t("gen.img2img.use")}
+                </button>
               </div>
             </li>
           );

@@ -7,7 +7,7 @@ import { ApiError, getJson, sendJson, type Job } from "../api.ts";
 import { ErrorBox } from "../components/error-box.tsx";
 import { generate as strings } from "../i18n/generate.ts";
 import { registerStrings, useI18n } from "../i18n/index.ts";
-import { DetailFields, HiresFields } from "./generate-extras.tsx";
+import { DetailFields, HiresFields, Img2ImgFields } from "./generate-extras.tsx";
 import { GenHistory } from "./generate-history.tsx";
 import { LoraPicker, loraSources, type LoraSource } from "./generate-loras.tsx";
 import {
@@ -268,7 +268,21 @@ export default function Generate() {
           </small>
           {fieldError("seed")}
 
-          <HiresFields value={form.hires} onChange={(hires) => set({ hires })} error={fieldError("hires")} />
+          {form.init ? (
+            <Img2ImgFields
+              init={form.init}
+              strength={form.strength}
+              onStrength={(strength) => set({ strength })}
+              onClear={() => set({ init: null })}
+              error={fieldError("init")}
+            />
+          ) : (
+            <HiresFields
+              value={form.hires}
+              onChange={(hires) => set({ hires })}
+              error={fieldError("hires")}
+            />
+          )}
           <DetailFields
             value={form.detail}
             onChange={(detail) => set({ detail })}
@@ -304,6 +318,10 @@ export default function Generate() {
                 void loadHistory();
               }}
               onUseSeed={(seed) => set({ seed: String(seed) })}
+              onImg2Img={(init) => {
+                set({ init });
+                document.querySelector('[data-testid="gen-init"]')?.scrollIntoView({ block: "nearest" });
+              }}
             />
           ) : (
             <p>{t("gen.result.empty")}</p>

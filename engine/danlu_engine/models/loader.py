@@ -17,6 +17,7 @@ from . import build, configs
 from . import folder as folder_mod
 from .checkpoint_file import open_checkpoint
 from .detect import detect_single_file_arch, single_file_v_prediction
+from .hash_cache import file_sha256
 from .single_file import load_single_file_components
 from .vae_file import load_vae
 
@@ -41,14 +42,6 @@ class BaseModel:
     source_path: str
     model_hash: str
     legacy_model_hash: str = ""
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def legacy_hash(path: str) -> str:

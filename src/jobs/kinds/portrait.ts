@@ -6,7 +6,7 @@ import { PORTRAIT_DEFAULTS as D, runPortrait } from "../../portrait/pipeline.ts"
 import { SELECT_DEFAULTS } from "../../portrait/select.ts";
 import { badParams, defineKind, progressHook } from "./common.ts";
 import { serviceModel } from "./tagging.ts";
-import { PATH_KEYS } from "./train.ts";
+import { configProblem, PATH_KEYS } from "./train.ts";
 
 /**
  * `danlu portrait` as a job: the photos are one of the user's datasets (POST /api/portraits uploads them
@@ -15,6 +15,9 @@ import { PATH_KEYS } from "./train.ts";
  */
 
 const int = (min: number) => z.number().int().min(min);
+
+/** Keys the portrait run sets itself, besides the paths. */
+const FIXED_KEYS = ["output_name", "trigger_word"];
 
 export const portraitParams = z.strictObject({
   dataset: z.string().describe("the customer's photos: one of your datasets"),
@@ -40,6 +43,16 @@ export const portraitParams = z.strictObject({
   config: z
     .record(z.string(), z.unknown())
     .default({})
+    // refused when the job is asked for (a 400 naming config.KEY), as the train kind's config is
+    .superRefine((config, issues) => {
+      for (const [key, value] of Object.entries(config)) {
+        const problem = FIXED_KEYS.includes(key)
+          ? { message: "is set by the portrait run", hint: "leave it out: the job names its files" }
+          : configProblem(key, value);
+        if (problem)
+          issues.addIssue({ code: "custom", path: [key], message: `${problem.message} (${problem.hint})` });
+      }
+    })
     .describe("training settings over the portrait preset, by danlu/kohya key (no paths)"),
   gen_steps: int(1).optional().describe("sampling steps for every style (unset: each style's)"),
   width: int(64).optional().describe("image width for every style (unset: each style's)"),
@@ -49,9 +62,6 @@ export const portraitParams = z.strictObject({
   precision: z.enum(["no", "fp16", "bf16"]).default(D.precision).describe("generation weights dtype"),
 });
 export type PortraitParams = z.infer<typeof portraitParams>;
-
-/** Keys the portrait run sets itself, besides the paths. */
-const FIXED_KEYS = ["output_name", "trigger_word"];
 
 export const portrait = defineKind({
   name: "portrait",

@@ -47,7 +47,8 @@ function isName(name: string): boolean {
 }
 
 /** Why a config key is refused, or null; messages name the key as `config.KEY`. */
-function configProblem(key: string, value: unknown): { message: string; hint: string } | null {
+/** What is wrong with one key of a job's `config` (a path key, a bad output name, an unknown key...). */
+export function configProblem(key: string, value: unknown): { message: string; hint: string } | null {
   if (PATH_KEYS.includes(key)) {
     return { message: "is a path; jobs name their files instead", hint: PATH_HINTS[key] ?? NO_PATHS };
   }

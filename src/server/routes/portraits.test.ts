@@ -81,6 +81,10 @@ describe("POST /api/portraits", () => {
       [{ model: "missing.safetensors" }, "params.model"],
       [{ model: "sd15.safetensors", styles: ["id_photo", "disco"] }, "params.styles"],
       [{ model: "sd15.safetensors", count: 4, candidates: 2 }, "params.candidates"],
+      // the training settings are checked before the upload, as the train kind's are
+      [{ model: "sd15.safetensors", config: { learing_rate: 1e-4 } }, "params.config.learing_rate"],
+      [{ model: "sd15.safetensors", config: { output_dir: "/tmp" } }, "params.config.output_dir"],
+      [{ model: "sd15.safetensors", config: { trigger_word: "me" } }, "params.config.trigger_word"],
       ["{not json", "params"],
     ];
     for (const [params, field] of cases) {

@@ -84,7 +84,7 @@ export function resolveControlNetModel(model: string, dir?: string): { path: str
   if (!path) {
     const known = findKnownModel(model);
     throw new DanluError(
-      `--controlnet ${model}: no such file or folder${known ? ", and it is not installed" : ""}.`,
+      `ControlNet model ${model}: no such file or folder${known ? ", and it is not installed" : ""}.`,
       {
         code: known ? "MODEL_MISSING" : "FILE_NOT_FOUND",
         hint: known

@@ -3,7 +3,7 @@ import { copyFile, mkdir, rename, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
 import { sha256File } from "./download.ts";
-import { readRecord, writeRecord, type ModelRecord, type RecordedFile } from "./record.ts";
+import { newRecord, readRecord, writeRecord, type ModelRecord, type RecordedFile } from "./record.ts";
 import { fileUrl, findKnownModel, type KnownFile, type KnownModel } from "./registry.ts";
 import { DEFAULT_HUB } from "./sources.ts";
 import { modelsDir, unknownModel } from "./store.ts";
@@ -38,14 +38,7 @@ export async function addModelFiles(name: string, from: string, o: AddOptions = 
     const entry = added.find((f) => f.path === file.path) ?? previous.find((f) => f.path === file.path);
     return entry ? [entry] : [];
   });
-  const record: ModelRecord = {
-    name: model.name,
-    kind: model.kind,
-    repo: model.repo,
-    revision: model.revision,
-    pulled_at: new Date().toISOString(),
-    files,
-  };
+  const record = newRecord(model, files);
   await writeRecord(folder, record);
   const missing = model.files
     .filter((file) => !existsSync(join(folder, ...file.path.split("/"))))

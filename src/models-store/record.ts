@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { MODEL_KINDS } from "./registry.ts";
+import { MODEL_KINDS, type KnownModel } from "./registry.ts";
 
 /** danlu-model.json in each model folder danlu filled: where its files came from and their sha256. */
 export const MODEL_RECORD = "danlu-model.json";
@@ -41,4 +41,16 @@ export async function writeRecord(folder: string, record: ModelRecord): Promise<
   const temp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(temp, JSON.stringify(record, null, 2) + "\n");
   await rename(temp, path);
+}
+
+/** A model's record as written now: what it is, where it comes from, and the files it has. */
+export function newRecord(model: KnownModel, files: RecordedFile[]): ModelRecord {
+  return {
+    name: model.name,
+    kind: model.kind,
+    repo: model.repo,
+    revision: model.revision,
+    pulled_at: new Date().toISOString(),
+    files,
+  };
 }

@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { DanluError } from "../errors.ts";
 import { downloadFile } from "./download.ts";
-import { readRecord, writeRecord, type ModelRecord } from "./record.ts";
+import { newRecord, readRecord, writeRecord, type ModelRecord } from "./record.ts";
 import {
   fileUrl,
   findKnownModel,
@@ -65,14 +65,7 @@ export async function pullModel(name: string, o: PullOptions = {}): Promise<Mode
     sources = sources.slice(sources.indexOf(pulled.source));
     files.push(pulled.recorded);
   }
-  const record: ModelRecord = {
-    name: model.name,
-    kind: model.kind,
-    repo: model.repo,
-    revision: model.revision,
-    pulled_at: new Date().toISOString(),
-    files,
-  };
+  const record = newRecord(model, files);
   await writeRecord(folder, record);
   return record;
 }

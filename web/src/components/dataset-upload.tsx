@@ -3,6 +3,7 @@
 import { useRef, useState } from "preact/hooks";
 import { VList } from "virtua";
 import { ApiError, getToken, type ApiErrorBody } from "../api.ts";
+import { DropZone } from "./drop-zone.tsx";
 import { ErrorBox } from "./error-box.tsx";
 import { useI18n } from "../i18n/index.ts";
 import { datasetApi, formatBytes } from "./dataset-common.tsx";
@@ -80,38 +81,6 @@ export function planBatches(items: Item[]): Item[][] {
   return batches.map((b) => b.items);
 }
 
-/** Every file under the dropped items; folders are walked (hidden files such as .DS_Store left out). */
-export async function droppedFiles(transfer: DataTransfer): Promise<{ file: File; path: string }[]> {
-  const entries = [...transfer.items]
-    .filter((item) => item.kind === "file")
-    .map((item) => (typeof item.webkitGetAsEntry === "function" ? item.webkitGetAsEntry() : null));
-  if (entries.length === 0 || entries.some((entry) => entry === null)) {
-    return [...transfer.files].map((file) => ({ file, path: file.name }));
-  }
-  const out: { file: File; path: string }[] = [];
-  const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
-    if (entry.isFile) {
-      const file = await new Promise<File>((resolve, reject) =>
-        (entry as FileSystemFileEntry).file(resolve, reject),
-      );
-      out.push({ file, path: prefix + file.name });
-    } else if (entry.isDirectory) {
-      const reader = (entry as FileSystemDirectoryEntry).createReader();
-      for (;;) {
-        const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
-          reader.readEntries(resolve, reject),
-        );
-        if (batch.length === 0) break;
-        for (const child of batch) {
-          if (!child.name.startsWith(".")) await walk(child, `${prefix}${entry.name}/`);
-        }
-      }
-    }
-  };
-  for (const entry of entries) await walk(entry!, "");
-  return out;
-}
-
 /**
  * One request: the files as `files` parts (and any text `fields`), the token in the header, upload
  * progress as it goes. Answers the route's JSON (an upload report unless the route says otherwise).
@@ -158,7 +127,6 @@ export function UploadPanel({ name, onUploaded }: { name: string; onUploaded: ()
   const [items, setItems] = useState<Item[]>([]);
   const [report, setReport] = useState<UploadReport | null>(null);
   const [busy, setBusy] = useState(false);
-  const [over, setOver] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [problemsOnly, setProblemsOnly] = useState(false);
   const nextId = useRef(1);
@@ -272,23 +240,7 @@ export function UploadPanel({ name, onUploaded }: { name: string; onUploaded: ()
   return (
     <section aria-labelledby="ds-upload-title">
       <h2 id="ds-upload-title">{t("ds.upload.title")}</h2>
-      <div
-        class={`ds-drop${over ? " ds-drop-over" : ""}`}
-        data-testid="drop-zone"
-        onDragOver={(e) => {
-          e.preventDefault();
-          if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={(e) => {
-          e.preventDefault();
-          setOver(false);
-          if (!e.dataTransfer) return;
-          // entries must be read during the event: take them now, walk them after
-          void droppedFiles(e.dataTransfer).then(start, setError);
-        }}
-      >
+      <DropZone testid="drop-zone" onFiles={start} onError={setError}>
         <p>{t("ds.upload.drop")}</p>
         <small>{t("ds.upload.kinds")}</small>
         <div class="ds-drop-inputs">
@@ -318,7 +270,7 @@ export function UploadPanel({ name, onUploaded }: { name: string; onUploaded: ()
             />
           </label>
         </div>
-      </div>
+      </DropZone>
 
       {items.length > 0 ? (
         <div class="ds-upload-progress" data-testid="upload-progress">

@@ -40,6 +40,36 @@ function NumberInput(props: {
   );
 }
 
+/** A switch with its help; the section's settings (children) show while it is on. */
+function SwitchSection(props: {
+  id: string;
+  label: string;
+  help: string;
+  on: boolean;
+  onToggle: (on: boolean) => void;
+  error: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  return (
+    <fieldset data-testid={props.id}>
+      <label>
+        <input
+          type="checkbox"
+          role="switch"
+          data-testid={`${props.id}-on`}
+          checked={props.on}
+          onChange={(e) => props.onToggle((e.target as HTMLInputElement).checked)}
+          aria-describedby={`${props.id}-help`}
+        />
+        {props.label}
+      </label>
+      <small id={`${props.id}-help`}>{props.help}</small>
+      {props.on ? props.children : null}
+      {props.error}
+    </fieldset>
+  );
+}
+
 export function HiresFields({
   value,
   onChange,
@@ -52,68 +82,58 @@ export function HiresFields({
   const { t } = useI18n();
   const set = (change: Partial<HiresForm>) => onChange({ ...value, ...change });
   return (
-    <fieldset data-testid="gen-hires">
-      <label>
-        <input
-          type="checkbox"
-          role="switch"
-          data-testid="gen-hires-on"
-          checked={value.on}
-          onChange={(e) => set({ on: (e.target as HTMLInputElement).checked })}
-          aria-describedby="gen-hires-help"
+    <SwitchSection
+      id="gen-hires"
+      label={t("gen.hires")}
+      help={t("gen.hires.help")}
+      on={value.on}
+      onToggle={(on) => set({ on })}
+      error={error}
+    >
+      <div style={ROW}>
+        <NumberInput
+          id="gen-hires-scale"
+          label={t("gen.hires.scale")}
+          value={value.scale}
+          min={1}
+          max={8}
+          step={0.05}
+          onInput={(scale) => set({ scale })}
         />
-        {t("gen.hires")}
-      </label>
-      <small id="gen-hires-help">{t("gen.hires.help")}</small>
-      {value.on ? (
-        <>
-          <div style={ROW}>
-            <NumberInput
-              id="gen-hires-scale"
-              label={t("gen.hires.scale")}
-              value={value.scale}
-              min={1}
-              max={8}
-              step={0.05}
-              onInput={(scale) => set({ scale })}
-            />
-            <NumberInput
-              id="gen-hires-steps"
-              label={t("gen.hires.steps")}
-              value={value.steps}
-              min={0}
-              max={150}
-              step={1}
-              onInput={(steps) => set({ steps })}
-            />
-            <NumberInput
-              id="gen-hires-denoising"
-              label={t("gen.denoising")}
-              value={value.denoising}
-              min={0.01}
-              max={1}
-              step={0.01}
-              onInput={(denoising) => set({ denoising })}
-            />
-          </div>
-          <label for="gen-hires-upscaler">{t("gen.hires.upscaler")}</label>
-          <select
-            id="gen-hires-upscaler"
-            data-testid="gen-hires-upscaler"
-            value={value.upscaler}
-            onChange={(e) => set({ upscaler: (e.target as HTMLSelectElement).value })}
-          >
-            {HIRES_UPSCALERS.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-          <small>{t("gen.hires.steps.help")}</small>
-        </>
-      ) : null}
-      {error}
-    </fieldset>
+        <NumberInput
+          id="gen-hires-steps"
+          label={t("gen.hires.steps")}
+          value={value.steps}
+          min={0}
+          max={150}
+          step={1}
+          onInput={(steps) => set({ steps })}
+        />
+        <NumberInput
+          id="gen-hires-denoising"
+          label={t("gen.denoising")}
+          value={value.denoising}
+          min={0.01}
+          max={1}
+          step={0.01}
+          onInput={(denoising) => set({ denoising })}
+        />
+      </div>
+      <label for="gen-hires-upscaler">{t("gen.hires.upscaler")}</label>
+      <select
+        id="gen-hires-upscaler"
+        data-testid="gen-hires-upscaler"
+        value={value.upscaler}
+        onChange={(e) => set({ upscaler: (e.target as HTMLSelectElement).value })}
+      >
+        {HIRES_UPSCALERS.map((name) => (
+          <option key={name} value={name}>
+            {name}
+          </option>
+        ))}
+      </select>
+      <small>{t("gen.hires.steps.help")}</small>
+    </SwitchSection>
   );
 }
 
@@ -129,45 +149,37 @@ export function DetailFields({
   const { t } = useI18n();
   const set = (change: Partial<DetailForm>) => onChange({ ...value, ...change });
   return (
-    <fieldset data-testid="gen-detail">
-      <label>
-        <input
-          type="checkbox"
-          role="switch"
-          data-testid="gen-detail-on"
-          checked={value.on}
-          onChange={(e) => set({ on: (e.target as HTMLInputElement).checked })}
-          aria-describedby="gen-detail-help"
-        />
-        {t("gen.detail")}
-      </label>
-      <small id="gen-detail-help">{t("gen.detail.help")}</small>
-      {value.on ? (
-        <div style={ROW}>
-          <div style={{ gridColumn: "span 2" }}>
-            <label for="gen-detail-prompt">{t("gen.detail.prompt")}</label>
-            <input
-              id="gen-detail-prompt"
-              type="text"
-              data-testid="gen-detail-prompt"
-              placeholder={t("gen.detail.prompt.placeholder")}
-              value={value.prompt}
-              onInput={(e) => set({ prompt: (e.target as HTMLInputElement).value })}
-            />
-          </div>
-          <NumberInput
-            id="gen-detail-denoising"
-            label={t("gen.denoising")}
-            value={value.denoising}
-            min={0.01}
-            max={1}
-            step={0.01}
-            onInput={(denoising) => set({ denoising })}
+    <SwitchSection
+      id="gen-detail"
+      label={t("gen.detail")}
+      help={t("gen.detail.help")}
+      on={value.on}
+      onToggle={(on) => set({ on })}
+      error={error}
+    >
+      <div style={ROW}>
+        <div style={{ gridColumn: "span 2" }}>
+          <label for="gen-detail-prompt">{t("gen.detail.prompt")}</label>
+          <input
+            id="gen-detail-prompt"
+            type="text"
+            data-testid="gen-detail-prompt"
+            placeholder={t("gen.detail.prompt.placeholder")}
+            value={value.prompt}
+            onInput={(e) => set({ prompt: (e.target as HTMLInputElement).value })}
           />
         </div>
-      ) : null}
-      {error}
-    </fieldset>
+        <NumberInput
+          id="gen-detail-denoising"
+          label={t("gen.denoising")}
+          value={value.denoising}
+          min={0.01}
+          max={1}
+          step={0.01}
+          onInput={(denoising) => set({ denoising })}
+        />
+      </div>
+    </SwitchSection>
   );
 }
 

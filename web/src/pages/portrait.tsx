@@ -3,7 +3,8 @@
 import { useLocation } from "preact-iso";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, getJson, type Job } from "../api.ts";
-import { droppedFiles, send, type UploadReport } from "../components/dataset-upload.tsx";
+import { send, type UploadReport } from "../components/dataset-upload.tsx";
+import { DropZone, type PickedFile } from "../components/drop-zone.tsx";
 import { ErrorBox } from "../components/error-box.tsx";
 import { errorAt, FieldError, formatBytes, invalidProps } from "../components/job-common.tsx";
 import { useI18n } from "../i18n/index.ts";
@@ -18,19 +19,13 @@ import {
 } from "./portrait-advanced.tsx";
 import { PortraitRun, type PortraitStyleInfo } from "./portrait-run.tsx";
 
-interface Picked {
-  file: File;
-  path: string;
-}
-
 const CLASSES = ["woman", "man", "person"] as const;
-const noHidden = (picked: Picked[]) =>
+const noHidden = (picked: PickedFile[]) =>
   picked.filter(({ path }) => !path.split("/").some((p) => p.startsWith(".")));
 
 function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
   const { t, lang } = useI18n();
-  const [photos, setPhotos] = useState<Picked[]>([]);
-  const [over, setOver] = useState(false);
+  const [photos, setPhotos] = useState<PickedFile[]>([]);
   const [models, setModels] = useState<string[] | null>(null);
   const [model, setModel] = useState("");
   const [styles, setStyles] = useState<PortraitStyleInfo[]>([]);
@@ -56,7 +51,7 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
       .catch(setError);
   }, []);
 
-  const add = (picked: Picked[]) => setPhotos((all) => [...all, ...noHidden(picked)]);
+  const add = (picked: PickedFile[]) => setPhotos((all) => [...all, ...noHidden(picked)]);
   const toggle = (name: string, on: boolean) =>
     setTicked((all) => {
       const next = new Set(all);
@@ -117,21 +112,7 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
     <form onSubmit={(e) => void submit(e)} data-testid="pt-form" noValidate>
       <fieldset>
         <legend>{t("pt.photos")}</legend>
-        <div
-          class={`ds-drop${over ? " ds-drop-over" : ""}`}
-          data-testid="pt-drop"
-          onDragOver={(e) => {
-            e.preventDefault();
-            if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
-            setOver(true);
-          }}
-          onDragLeave={() => setOver(false)}
-          onDrop={(e) => {
-            e.preventDefault();
-            setOver(false);
-            if (e.dataTransfer) void droppedFiles(e.dataTransfer).then(add, setError);
-          }}
-        >
+        <DropZone testid="pt-drop" onFiles={add} onError={setError}>
           <p>{t("pt.drop")}</p>
           <small>{t("pt.kinds")}</small>
           <label class="pt-pick">
@@ -151,7 +132,7 @@ function PortraitForm({ onStarted }: { onStarted: (jobId: string) => void }) {
               }}
             />
           </label>
-        </div>
+        </DropZone>
         <FieldError id="pt-files-error" error={at("files")} />
         {photos.length > 0 ? (
           <div class="ds-row" data-testid="pt-picked">

@@ -1,4 +1,5 @@
-"""``python -m danlu_engine <command> <spec.json>``: the only entry point (driven by the danlu CLI).
+"""``python -m danlu_engine <command> <spec.json>``: the entry point (driven by the danlu CLI); ``serve``
+runs many commands in one process (serve.py).
 
 Commands: make-tiny, info, doctor, train, lora-resize/-merge/-bake/-extract (spec files described in
 src/engine/spec.ts and spec-lora.ts), and ``protocol``
@@ -21,6 +22,7 @@ COMMANDS = {
     "make-tiny": "danlu_engine.commands.make_tiny",
     "info": "danlu_engine.commands.info",
     "train": "danlu_engine.commands.train",
+    "train-many": "danlu_engine.commands.train_many",
     "lora-resize": "danlu_engine.commands.lora_resize",
     "lora-merge": "danlu_engine.commands.lora_merge",
     "lora-bake": "danlu_engine.commands.lora_bake",
@@ -31,7 +33,8 @@ COMMANDS = {
 
 
 def _usage(message: str) -> int:
-    sys.stderr.write(f"danlu_engine: {message}\nusage: python -m danlu_engine {{{'|'.join(COMMANDS)}|protocol}} SPEC.json\n")
+    sys.stderr.write(f"danlu_engine: {message}\nusage: python -m danlu_engine {{{'|'.join(COMMANDS)}|protocol}} SPEC.json"
+                     "\n       python -m danlu_engine serve [OPTIONS.json]\n")
     return EXIT_USAGE
 
 
@@ -39,6 +42,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["protocol"]:
         print(json.dumps({"events": EVENTS}))
         return EXIT_OK
+    if argv[:1] == ["serve"] and len(argv) <= 2:
+        from .serve import serve
+
+        return serve(argv[1] if len(argv) == 2 else None, tuple(COMMANDS), run_command)
     if len(argv) != 2 or argv[0] not in COMMANDS:
         return _usage("expected a command and a spec file")
     try:
@@ -51,8 +58,13 @@ def main(argv: list[str]) -> int:
     # raises cancel.Cancelled.
     signal.signal(signal.SIGTERM, cancel.request)
     signal.signal(signal.SIGINT, cancel.request)
+    return run_command(argv[0], spec)
+
+
+def run_command(command: str, spec: dict) -> int:
+    """Run one command's ``run(spec)``; its outcome as an event (done is the command's own) and an exit code."""
     try:
-        importlib.import_module(COMMANDS[argv[0]]).run(spec)
+        importlib.import_module(COMMANDS[command]).run(spec)
         return EXIT_OK
     except cancel.Cancelled as c:
         emit("cancelled", state_dir=c.state_dir, step=c.step)

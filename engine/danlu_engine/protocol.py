@@ -49,9 +49,14 @@ EVENTS: dict[str, dict[str, str]] = {
     "sample": {"path": "str", "prompt_index": "int", "epoch": "int", "step": "int"},
     "validation": {"step": "int", "epoch": "int", "loss": "float", "images": "int"},
     "result": {"data": "dict"},
+    "job": {"id": "str", "data": "dict"},  # train-many: one job's event (any other kind) inside
     "done": {"outputs": "list[str]", "steps": "int", "elapsed_s": "float"},
     "cancelled": {"state_dir": "str?", "step": "int"},
     "error": {"code": "enum:" + "|".join(ERROR_CODES), "message": "str", "detail": "str?"},
+    # serve mode only (danlu_engine/serve.py): the base model came from the warm cache or was loaded
+    "model_cache": {"hit": "bool", "path": "str", "load_s": "float", "models": "int", "memory_mb": "float"},
+    # serve mode only: ready for the next request (first at start, exit_code null; then after every job)
+    "idle": {"exit_code": "int?", "models": "int", "memory_mb": "float", "budget_mb": "float", "pid": "int"},
 }
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3

@@ -58,21 +58,33 @@ class Generator:
         self.first_image_s: float | None = None
 
     def run(self) -> None:
-        from ..generate.conditioning import PromptEncoder
-        from ..generate.embeddings import Embeddings
-        from ..lora_apply import LoraApplier
-        from ..models import load_base_model
+        from ..models.warm_cache import PARTS, Lease, base_model
 
         emit("phase", name="load_model", current=None, total=None)
         m = self.spec.model
-        if self.model is None:
-            self.model = load_base_model(m.path, m.arch, m.v_prediction, m.vae_path, inpainting_ok=True)
+        if self.model is not None:
+            self._run(Lease(self.model, hit=False))
+            return
+        # the model as loaded, or in serve mode borrowed from the warm cache (models/warm_cache.py)
+        with base_model(m.path, m.arch, m.v_prediction, m.vae_path, dict.fromkeys(PARTS, self.dtype),
+                        inpainting_ok=True) as lease:
+            self.model = lease.model
+            if self.spec.embeddings:
+                lease.taint("textual-inversion embeddings added tokens to its tokenizers and text encoders")
+            self._run(lease)
+
+    def _run(self, lease) -> None:
+        from ..generate.conditioning import PromptEncoder
+        from ..generate.embeddings import Embeddings
+        from ..lora_apply import LoraApplier
+
         for module in [self.model.unet, self.model.vae, *self.model.text_encoders]:
             module.to(self.device, self.dtype).eval()
         embeddings = Embeddings()
         embeddings.load(self.model, self.spec.embeddings)
         self.encoder = PromptEncoder(self.model, self.device, embeddings.expand)
         self.loras = LoraApplier(self.model)
+        lease.undo.append(self.loras.restore)  # merged LoRA weights, if a job stopped before its own restore
         from ..generate.controlnet import ControlNets
 
         self.controlnets = ControlNets(self.model, self.device, self.dtype)

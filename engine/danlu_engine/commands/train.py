@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from ..models.warm_cache import Lease, base_model
 from ..network import ModelFacts
 from ..network.setup import network_metadata
 from ..protocol import EngineError, emit, emit_ready
@@ -87,12 +88,11 @@ def _out_of_memory_as_error():
         ) from e
 
 
-def _load_model(spec: TrainSpec):
-    from ..models import load_base_model
-
+def _base_model(spec: TrainSpec, precision) -> contextlib.AbstractContextManager[Lease]:
+    """The base model: loaded, or in serve mode borrowed from the warm cache (models/warm_cache.py)."""
     emit("phase", name="load_model", current=None, total=None)
-    return load_base_model(spec.model.path, arch=spec.model.arch, v_prediction=spec.model.v_prediction,
-                           vae_path=spec.model.vae_path)
+    dtypes = {"unet": precision.weight, "text_encoders": precision.weight, "vae": precision.vae}
+    return base_model(spec.model.path, spec.model.arch, spec.model.v_prediction, spec.model.vae_path, dtypes)
 
 
 def _model_facts(spec: TrainSpec, model) -> ModelFacts:
@@ -157,11 +157,19 @@ def _offload_unused(spec: TrainSpec, model, text: TextConditioner) -> None:
 
 def _train(spec: TrainSpec, device, precision) -> Saver:
     os.makedirs(spec.output.dir, exist_ok=True)
-    model = _load_model(spec)
+    with _base_model(spec, precision) as lease:
+        return _train_on(spec, lease, device, precision)
+
+
+def _train_on(spec: TrainSpec, lease: Lease, device, precision) -> Saver:
+    model = lease.model
     facts = _model_facts(spec, model)
     place_base_model(model, device, precision, spec)
+    if spec.pivotal is not None:
+        lease.taint("pivotal tuning added tokens to its tokenizers and text encoders")
     pivotal = _install_pivotal(spec, model)
     network = add_network(model, spec, device)
+    lease.undo.append(network.remove_from_base)
     latents = _cache_latents(spec, model, device, precision, facts)
     text = _text_conditioner(spec, model, device, precision)
     prepare_validation(spec, latents, text, precision)  # before the VAE / text encoders may leave the device

@@ -6,11 +6,13 @@ register_optimizer_step_post_hook) fires after every optimizer step sd-scripts t
 writes one line per step to stderr:
 
     DANLU_BENCH {"event": "ready", "pid": ...}                       after sd-scripts' imports (torch, diffusers, ...)
-    DANLU_BENCH {"event": "step", "step": k, "t": seconds, "memory_mb": ...}
+    DANLU_BENCH {"event": "step", "step": k, "t": seconds, "memory_mb": ..., "loss": ...}
     DANLU_BENCH {"event": "exit", "max_rss_mb": ...}
 
 ``t`` is time.perf_counter() in this process (step intervals; its origin is arbitrary), memory_mb is
 torch.cuda.max_memory_allocated in MiB on a GPU and null on the CPU (as in danlu's progress events),
+loss the last micro-batch loss that `NetworkTrainer.process_batch` returned (wrapped, not edited; read
+with .item() here, as sd-scripts itself reads it right after the step for its progress bar),
 max_rss_mb the process's peak resident memory (getrusage).
 
 Run with sd-scripts' venv python: KOHYA_PY bench/train/kohya_timed.py SD_SCRIPTS_DIR [train_network.py args...]
@@ -45,12 +47,22 @@ def main(argv: list[str]) -> int:
     from library import train_util
 
     steps = 0
+    last_loss: list = [None]
+    process_batch = train_network.NetworkTrainer.process_batch
+
+    def keep_loss(self, *args, **kwargs):
+        loss = process_batch(self, *args, **kwargs)
+        last_loss[0] = loss
+        return loss
+
+    train_network.NetworkTrainer.process_batch = keep_loss
 
     def after_step(optimizer, args, kwargs) -> None:
         nonlocal steps
         steps += 1
+        loss = float(last_loss[0].detach().item()) if last_loss[0] is not None else None
         memory = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-        report("step", step=steps, t=time.perf_counter(), memory_mb=memory)
+        report("step", step=steps, t=time.perf_counter(), memory_mb=memory, loss=loss)
 
     torch_optimizer.register_optimizer_step_post_hook(after_step)
     report("ready", pid=os.getpid())

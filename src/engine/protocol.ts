@@ -88,6 +88,13 @@ export const resultEvent = z.strictObject({
   data: z.record(z.string(), z.unknown()), // the command's answer (model info, files written, ...)
 });
 
+/** train-many: one job's event (any other kind; parse it with engineEvent), tagged with the job's id. */
+export const jobEvent = z.strictObject({
+  event: z.literal("job"),
+  id: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
 export const doneEvent = z.strictObject({
   event: z.literal("done"),
   outputs: z.array(z.string()), // every file the command wrote, in order
@@ -117,6 +124,7 @@ export const engineEvent = z.discriminatedUnion("event", [
   sampleEvent,
   validationEvent,
   resultEvent,
+  jobEvent,
   doneEvent,
   cancelledEvent,
   errorEvent,

@@ -132,6 +132,7 @@ function describeEvent(event: EngineEvent): string | null {
       return `${event.code}: ${event.message}${event.detail ? `\n${event.detail}` : ""}`;
     case "progress":
     case "result":
+    case "job": // train-many: run-many.ts routes the inner event to its job
       return null;
   }
 }

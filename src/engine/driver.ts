@@ -3,7 +3,7 @@ import { DanluError } from "../errors.ts";
 import { EngineProcess } from "./engine-process.ts";
 import { EngineCancelledError } from "./errors.ts";
 import { engineLauncher } from "./python.ts";
-import type { EngineCommand, EngineRunOptions, EngineRunResult } from "./run-types.ts";
+import type { EngineCommand, EngineRunOptions, EngineRunResult, WarmRunner } from "./run-types.ts";
 import { generateSpec, makeTinySpec, modelInfoSpec, trainSpec } from "./spec.ts";
 import { doctorSpec } from "./spec-doctor.ts";
 import { writeSpecFile } from "./spec-file.ts";
@@ -32,6 +32,18 @@ export type SpecFor<C extends EngineCommand> = z.input<(typeof SPEC_SCHEMAS)[C]>
 
 const HOUR_MS = 3_600_000;
 
+/** The commands a warm engine runs: the ones that load a base model. */
+const WARM_COMMANDS: ReadonlySet<EngineCommand> = new Set(["train", "generate"]);
+let defaultWarmEngine: WarmRunner | null = null;
+
+/**
+ * Makes `engine` the warm engine of every later runEngine call that names none (null: one-shot again);
+ * `danlu worker --warm` sets one per worker process.
+ */
+export function useWarmEngine(engine: WarmRunner | null): void {
+  defaultWarmEngine = engine;
+}
+
 function checkedOption(
   name: string,
   value: number | undefined,
@@ -49,7 +61,8 @@ function checkedOption(
 }
 
 /**
- * Runs `python -m danlu_engine <command> <spec.json>` and follows its events to the end. Resolves with
+ * Runs `python -m danlu_engine <command> <spec.json>` and follows its events to the end (train and
+ * generate in a warm engine instead when one is given or set with useWarmEngine). Resolves with
  * the outputs (`done`) or a cancelled result (`cancelled`, after `signal` aborted); rejects with
  * EngineFailure (an `error` event), EngineProcessError (crash, hang, no handshake, bad stdout) or
  * EngineCancelledError (cancelled, but the engine had to be killed).
@@ -76,6 +89,11 @@ export async function runEngine<C extends EngineCommand>(
     });
   }
   if (options.signal?.aborted) throw new EngineCancelledError("Cancelled before the engine started.");
+  const warm = options.launcher ? null : options.warm === undefined ? defaultWarmEngine : options.warm;
+  if (warm && WARM_COMMANDS.has(command)) {
+    if (options.specPath) await writeSpecFile(checked.data, options.specPath); // kept, as one-shot runs keep it
+    return warm.run(command, checked.data, options, settings);
+  }
   const launcher = options.launcher ?? engineLauncher();
   const specFile = await writeSpecFile(checked.data, options.specPath);
   try {

@@ -115,6 +115,26 @@ export const errorEvent = z.strictObject({
   detail: z.string().nullable(), // e.g. the Python traceback for INTERNAL
 });
 
+/** Serve mode only: where the job's base model came from (the warm cache: hit; else loaded). */
+export const modelCacheEvent = z.strictObject({
+  event: z.literal("model_cache"),
+  hit: z.boolean(),
+  path: z.string(),
+  load_s: z.number().nonnegative(), // seconds to get the model: a lookup on a hit, the load on a miss
+  models: z.number().int().nonnegative(), // base models the cache holds now
+  memory_mb: z.number().nonnegative(), // their parameters, MiB
+});
+
+/** Serve mode only: ready for the next request; first at start (exit_code null), then after each job. */
+export const idleEvent = z.strictObject({
+  event: z.literal("idle"),
+  exit_code: z.number().int().nullable(), // the job's: 0 done, 1 error, 3 cancelled (as one-shot's exit codes)
+  models: z.number().int().nonnegative(),
+  memory_mb: z.number().nonnegative(),
+  budget_mb: z.number().nonnegative(),
+  pid: z.number().int(),
+});
+
 export const engineEvent = z.discriminatedUnion("event", [
   readyEvent,
   phaseEvent,
@@ -128,6 +148,8 @@ export const engineEvent = z.discriminatedUnion("event", [
   doneEvent,
   cancelledEvent,
   errorEvent,
+  modelCacheEvent,
+  idleEvent,
 ]);
 export type EngineEvent = z.infer<typeof engineEvent>;
 export type ProgressEvent = z.infer<typeof progressEvent>;

@@ -38,6 +38,22 @@ export interface EngineRunOptions {
   launcher?: EngineLauncher;
   /** Working directory of the engine process. @defaultValue process.cwd() */
   cwd?: string;
+  /**
+   * A warm engine (warm-engine.ts) to run train and generate jobs in, keeping base models loaded between
+   * jobs; null: always a new process. Ignored when `launcher` is given (several processes stay one-shot).
+   * @defaultValue the process default (useWarmEngine in driver.ts), else none
+   */
+  warm?: WarmRunner | null;
+}
+
+/** What runEngine needs of a warm engine: run one job with the settings it checked. */
+export interface WarmRunner {
+  run(
+    command: EngineCommand,
+    spec: unknown,
+    options: EngineRunOptions,
+    settings: ProcessSettings,
+  ): Promise<EngineRunResult>;
 }
 
 export interface EngineRunBase {

@@ -130,9 +130,14 @@ function describeEvent(event: EngineEvent): string | null {
       return `cancelled at step ${event.step}; state ${event.state_dir ?? "not saved"}`;
     case "error":
       return `${event.code}: ${event.message}${event.detail ? `\n${event.detail}` : ""}`;
+    case "model_cache":
+      return event.hit
+        ? `base model from the warm engine's cache (${event.load_s.toFixed(2)} s)`
+        : `base model loaded in ${event.load_s.toFixed(1)} s and kept by the warm engine (${event.models} models, ${Math.round(event.memory_mb)} MiB)`;
     case "progress":
     case "result":
     case "job": // train-many: run-many.ts routes the inner event to its job
+    case "idle":
       return null;
   }
 }

@@ -52,6 +52,8 @@ class LatentSource:
 
     @torch.no_grad()
     def _encode(self, pixels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if self.device.type == "cuda":  # page-locked: the copy is a DMA the host does not wait on
+            pixels = pixels.pin_memory().to(self.device, non_blocking=True)
         dist = self.vae.encode(pixels.to(self.device, self.vae_dtype)).latent_dist
         latents = dist.mean if generator is None else dist.sample(generator)
         return ((latents.float() - self.shift) * self.scaling).float()

@@ -72,9 +72,11 @@ class StepTimer:
         self.smoothing, self.last = smoothing, time.perf_counter()
         self.started = self.last
 
-    def tick(self) -> float:
-        now = time.perf_counter()
-        dt, self.last = now - self.last, now
+    def tick(self, dt: float | None = None) -> float:
+        """One step ended now (or took ``dt`` seconds: a step reported after the fact, see _Pending)."""
+        if dt is None:
+            now = time.perf_counter()
+            dt, self.last = now - self.last, now
         self.mean_s = dt if self.mean_s is None else self.mean_s + self.smoothing * (dt - self.mean_s)
         return 1.0 / max(self.mean_s, 1e-9)
 
@@ -82,9 +84,49 @@ class StepTimer:
         self.last = time.perf_counter()  # time spent saving or sampling is not a training step
 
 
+# On a GPU the loss is read (one host-device sync) every LOSS_READ_EVERY steps, not after each step, so the
+# host queues the next step's kernels while the device still runs this one. Steps where anything else
+# happens (the first, the last, an epoch end, a save, a sample, validation, a cancel) are read points too.
+# On the CPU every op has finished when it returns, so reading each step costs nothing: interval 1.
+LOSS_READ_EVERY = 10
+
+
+def loss_read_interval(device: torch.device) -> int:
+    return LOSS_READ_EVERY if device.type == "cuda" else 1
+
+
+@dataclass
+class _Pending:
+    """A step whose loss is still on the device."""
+
+    step: int
+    epoch: int
+    loss: torch.Tensor
+    images: int
+    lr: float
+    lap: float  # seconds since the previous step ended (host time; the read point adds the device's tail)
+    end: float  # time.perf_counter() when the host finished queueing it
+
+
 def _step(run: Run, group: list[MicroBatch], step: int) -> float:
+    """_queue_step, then read the loss (a host-device sync) and stop on NaN."""
+    return _checked(_queue_step(run, group, step).item(), step)
+
+
+def _checked(value: float, step: int) -> float:
+    if not math.isfinite(value):
+        raise EngineError(
+            "NAN_LOSS",
+            f"the loss became {value} at step {step}",
+            "lower the learning rate, set max_grad_norm (e.g. 1.0), use bf16 instead of fp16, "
+            "or keep the VAE in float32 (vae_fp32)",
+        )
+    return value
+
+
+def _queue_step(run: Run, group: list[MicroBatch], step: int) -> torch.Tensor:
     """Forward/backward this rank's share of the group, then one optimizer step; returns the mean loss over
-    the whole group (distributed.py: why the ranks' mean gradient equals one process's)."""
+    the whole group (distributed.py: why the ranks' mean gradient equals one process's), still on the device."""
     total = torch.zeros((), device=run.device)
     mine = distributed.share(group)
     per_rank = len(group) / distributed.world_size()  # one process: the group's size, as accumulation divides
@@ -112,15 +154,7 @@ def _step(run: Run, group: list[MicroBatch], step: int) -> float:
         run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    value = (total / len(group)).item()  # the one host-device sync of the step
-    if not math.isfinite(value):
-        raise EngineError(
-            "NAN_LOSS",
-            f"the loss became {value} at step {step}",
-            "lower the learning rate, set max_grad_norm (e.g. 1.0), use bf16 instead of fp16, "
-            "or keep the VAE in float32 (vae_fp32)",
-        )
-    return value
+    return (total / len(group)).detach()
 
 
 def _save_state(run: Run, folder_name: str, epoch: int, step: int) -> str:
@@ -164,8 +198,10 @@ def _save_point(run: Run, kind: str, file_name: str, state_dir: str, epoch: int,
         _save_state(run, state_dir, epoch, step)
 
 
-def _emit_progress(run: Run, step: int, epoch: int, loss: float, timer: StepTimer, images: int) -> None:
-    it_per_s = timer.tick()
+def _emit_progress(run: Run, step: int, epoch: int, loss: float, timer: StepTimer, images: int,
+                   lap: float | None = None, end: float | None = None, lr: float | None = None) -> None:
+    """One progress event; lap/end/lr: a step read after the fact (its duration, end time and lr then)."""
+    it_per_s = timer.tick(lap)
     memory = torch.cuda.max_memory_allocated(run.device) / 2**20 if run.device.type == "cuda" else None
     emit(
         "progress",
@@ -173,12 +209,35 @@ def _emit_progress(run: Run, step: int, epoch: int, loss: float, timer: StepTime
         total_steps=run.spec.training.total_steps,
         epoch=epoch,
         loss=loss,
-        lr=float(run.optimizer.param_groups[0]["lr"]),
+        lr=float(run.optimizer.param_groups[0]["lr"]) if lr is None else lr,
         it_per_s=it_per_s,
         images_per_s=it_per_s * images,
         memory_mb=memory,
-        elapsed_s=time.perf_counter() - timer.started,
+        elapsed_s=(time.perf_counter() if end is None else end) - timer.started,
     )
+
+
+def _read_losses(run: Run, pending: list[_Pending], timer: StepTimer) -> list[float]:
+    """One sync for every pending step; then their progress events in order (the protocol: one per step)."""
+    values = torch.stack([p.loss for p in pending]).tolist()
+    now = time.perf_counter()
+    last = pending[-1]
+    last.lap, last.end = last.lap + now - last.end, now  # the device finished the last step only now
+    timer.last = now
+    out = []
+    for p, value in zip(pending, values, strict=True):
+        out.append(_checked(value, p.step))
+        _emit_progress(run, p.step, p.epoch, value, timer, p.images, p.lap, p.end, p.lr)
+    pending.clear()
+    return out
+
+
+def _read_point(run: Run, step: int, first: int, every: int, ended: list[int]) -> bool:
+    spec = run.spec
+    sampled = bool(run.sample and spec.sample.every_n_steps and step % spec.sample.every_n_steps == 0)
+    return (step == first or step == spec.training.total_steps or step % every == 0 or bool(ended)
+            or saves_step(spec, step) or sampled or run.validator is not None or cancel.requested()
+            or distributed.world_size() > 1)
 
 
 def train(run: Run, start_step: int) -> list[float]:
@@ -188,7 +247,8 @@ def train(run: Run, start_step: int) -> list[float]:
     emit("phase", name="train", current=start_step, total=len(steps))
     if start_step == 0 and run.sample and run.spec.sample.at_start:
         run.sample(0, 0, "start")
-    timer, losses = StepTimer(), []
+    timer, losses, pending = StepTimer(), [], []
+    every = loss_read_interval(run.device)
     with evaluation_weights(run.optimizer):
         if start_step == 0 and run.validator:
             run.validator.report(0, 0)  # the untrained baseline
@@ -196,11 +256,14 @@ def train(run: Run, start_step: int) -> list[float]:
     start_training(run.optimizer)  # a schedule-free state is saved in eval mode
     for step in range(start_step + 1, len(steps) + 1):
         group = steps[step - 1]
-        loss = _step(run, group, step)
-        losses.append(loss)
-        epoch = group[-1][0]
-        _emit_progress(run, step, epoch, loss, timer, sum(len(b.images) for _, _, b in group))
+        loss = _queue_step(run, group, step)
+        epoch, end = group[-1][0], time.perf_counter()
+        lr = float(run.optimizer.param_groups[0]["lr"])
+        pending.append(_Pending(step, epoch, loss, sum(len(b.images) for _, _, b in group), lr, end - timer.last, end))
+        timer.last = end
         ended = sorted({e for e, _, _ in group if last_step_of_epoch[e] == step})
+        if _read_point(run, step, start_step + 1, every, ended):
+            losses += _read_losses(run, pending, timer)
         with evaluation_weights(run.optimizer):  # samples and saves use schedule-free's averaged weights
             if distributed.is_main():  # the other ranks wait while rank 0 writes
                 _after_step(run, step, epoch, ended)
@@ -208,6 +271,8 @@ def train(run: Run, start_step: int) -> list[float]:
             if run.validator:
                 run.validator.after_step(step, epoch, bool(ended))
             timer.reset_lap()
+            if pending and cancel.requested():  # a SIGTERM during the step: report it before the state is saved
+                losses += _read_losses(run, pending, timer)
             _check_cancel(run, epoch, step)
     final_epoch = len(run.spec.epochs)
     with evaluation_weights(run.optimizer):

@@ -1,13 +1,17 @@
 """The steps before the loop: pick the device and dtypes, freeze and place the base model, add the LoRA."""
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 
 from ..network import LoRANetwork
 from ..network.setup import build_run_network
-from ..protocol import EngineError
+from ..protocol import EngineError, emit
 from ..spec import TrainSpec
 
 WEIGHT_DTYPES = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -76,6 +80,43 @@ def place_base_model(model, device: torch.device, precision: Precision, spec: Tr
     model.unet.train(spec.network.train_unet)
     for encoder in model.text_encoders:
         encoder.train(spec.network.train_text_encoder)
+    if os.environ.get(COMPILE_ENV) == "1":
+        compile_unet(model.unet, device)
+
+
+# Not yet a training key (that touches spec.py and the TypeScript config): DANLU_TORCH_COMPILE=1 in the
+# engine's environment. Off by default: bench/train/step_options.py measures it.
+COMPILE_ENV = "DANLU_TORCH_COMPILE"
+
+
+def compile_unet(unet: torch.nn.Module, device: torch.device) -> None:
+    """torch.compile the UNet in place (nn.Module.compile: the module and its hooks stay the same objects;
+    the LoRA hooks in later and is traced with it at the first forward). That first call compiles: its time
+    is reported as a log event, and a failure to compile is an error that says how to run without it."""
+    unet.compile()
+    compiled = cast(Callable[..., Any], unet._compiled_call_impl)  # set by nn.Module.compile; __call__ uses it
+    first = [True]
+
+    def call(*args, **kwargs):
+        if not first[0]:
+            return compiled(*args, **kwargs)
+        started = time.perf_counter()
+        try:
+            out = compiled(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - dynamo/inductor raise many kinds; all mean "cannot compile here"
+            raise EngineError(
+                "INTERNAL",
+                f"torch.compile of the UNet failed on {device.type}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                f"train without it (unset {COMPILE_ENV}); compiling needs a C++ compiler on the CPU, Triton on a GPU",
+            ) from e
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        first[0] = False
+        emit("log", level="info", message=f"torch.compile: the UNet's first forward (compiling) took "
+                                          f"{time.perf_counter() - started:.1f} s")
+        return out
+
+    unet._compiled_call_impl = call
 
 
 def add_network(model, spec: TrainSpec, device: torch.device) -> LoRANetwork:

@@ -1,6 +1,6 @@
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { DataDir } from "../jobs/data-dir.ts";
-import { startWorkerProcess } from "../jobs/worker-process.ts";
+import { startWorkerProcess, WARM_MODES, type WarmMode } from "../jobs/worker-process.ts";
 import { startServer } from "../server/serve.ts";
 
 export const DEFAULT_DATA_DIR = process.env.DANLU_DATA ?? "danlu-data";
@@ -48,6 +48,15 @@ interface WorkerFlags {
   id?: string;
   leaseMs: number;
   maxRunningPerUser: number;
+  warm: WarmMode;
+  warmBudgetMb?: number;
+}
+
+function megabytes(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 1e7)
+    throw new InvalidArgumentError("expected MiB from 0 to 10000000");
+  return value;
 }
 
 const SERVE_HELP = `
@@ -139,19 +148,41 @@ export function registerServe(program: Command): void {
       30_000,
     )
     .option("--max-running-per-user <n>", "running jobs per user across all workers", positive, 2)
+    .addOption(
+      new Option(
+        "--warm <mode>",
+        "train and generate jobs in one long-lived engine that keeps base models loaded between jobs " +
+          "(no model load per job); auto = on for a GPU worker, off on the CPU",
+      )
+        .choices(WARM_MODES)
+        .default("auto")
+        .env("DANLU_WARM_ENGINE"),
+    )
+    .addOption(
+      new Option(
+        "--warm-budget-mb <MiB>",
+        "MiB of base models the warm engine keeps, least recently used dropped first " +
+          "(default: 0.8 of the GPU's memory, half the machine's on the CPU)",
+      )
+        .argParser(megabytes)
+        .env("DANLU_WARM_BUDGET_MB"),
+    )
     .action(async (flags: WorkerFlags) => {
-      const { queue, worker } = startWorkerProcess({
+      const { queue, worker, warm } = startWorkerProcess({
         data: new DataDir(flags.data).ensure(),
         redis: flags.redis ?? null,
         gpu: flags.cpu || flags.gpu === undefined ? null : flags.gpu,
         ...(flags.id ? { id: flags.id } : {}),
         leaseMs: flags.leaseMs,
         maxRunningPerUser: flags.maxRunningPerUser,
+        warm: flags.warm,
+        ...(flags.warmBudgetMb === undefined ? {} : { warmBudgetMb: flags.warmBudgetMb }),
       });
       process.stderr.write(`danlu worker ${worker.workerId}: waiting for jobs (${queue.backend})\n`);
       await untilStopped();
       // running jobs stop now (a training saves its state) and go back to the queue for another worker
       await worker.close({ abort: true });
+      await warm?.close();
       await queue.close();
     });
 }

@@ -30,17 +30,19 @@ class Server:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen([sys.executable, "-m", "danlu_engine", "serve"], cwd=ENGINE_DIR, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdin and self.proc.stdout
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
 
     def next_event(self) -> dict:
-        line = self.proc.stdout.readline()
+        line = self.stdout.readline()
         assert line, f"the server ended (exit code {self.proc.poll()})"
         return {**json.loads(line), "at": time.perf_counter()}
 
     def job(self, request: dict | str, on_progress=None) -> tuple[list[dict], float]:
         """One job's events up to its ``idle``, and the job's start time (when the request was sent)."""
         started = time.perf_counter()
-        self.proc.stdin.write((request if isinstance(request, str) else json.dumps(request)) + "\n")
-        self.proc.stdin.flush()
+        self.stdin.write((request if isinstance(request, str) else json.dumps(request)) + "\n")
+        self.stdin.flush()
         events = []
         while (event := self.next_event())["event"] != "idle":
             events.append(event)
@@ -49,7 +51,7 @@ class Server:
         return [*events, event], started
 
     def close(self) -> int:
-        self.proc.stdin.close()
+        self.stdin.close()
         return self.proc.wait(timeout=60)
 
 
@@ -165,7 +167,8 @@ def test_least_recently_used_models_leave_when_over_budget(sd15, tmp_path, monke
         os.symlink(sd15, other)  # another path: another entry
         borrow(sd15)
         borrow(other)
-        assert [key[0][0] for key in warm_cache.active().entries] == [other]
+        cache = warm_cache.active()
+        assert cache is not None and [key[0][0] for key in cache.entries] == [other]
         assert not borrow(sd15)
     finally:
         warm_cache.activate(None)

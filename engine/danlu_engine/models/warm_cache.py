@@ -17,10 +17,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..protocol import emit
+
+if TYPE_CHECKING:
+    from .loader import BaseModel
 
 PARTS = ("unet", "vae", "text_encoders")
 CPU_DEFAULT_FRACTION = 0.5  # of the machine's memory, when there is no GPU
@@ -31,7 +35,7 @@ GPU_DEFAULT_FRACTION = 0.8  # of the GPU's memory
 class Lease:
     """One job's use of a base model: what to undo when it ends, and whether it may be kept."""
 
-    model: object
+    model: BaseModel
     hit: bool
     undo: list[Callable[[], None]] = field(default_factory=list)
     tainted: str | None = None  # why the model cannot be reused
@@ -43,7 +47,7 @@ class Lease:
 @dataclass
 class _Entry:
     key: tuple
-    model: object
+    model: BaseModel
     bytes: int
 
 
@@ -96,7 +100,7 @@ class WarmCache:
     def used_bytes(self) -> int:
         return sum(e.bytes for e in self.entries.values())
 
-    def take(self, key: tuple, dtypes: dict[str, torch.dtype], load: Callable[[], object]) -> Lease:
+    def take(self, key: tuple, dtypes: dict[str, torch.dtype], load: Callable[[], BaseModel]) -> Lease:
         """The cached model for key when its weights can serve ``dtypes`` (part -> dtype), else a new load."""
         if self.in_use is not None:
             raise RuntimeError("the warm cache lends one model at a time")
@@ -243,7 +247,7 @@ def base_model(path: str, arch: str | None, v_prediction: bool | None, vae_path:
     started = time.perf_counter()
     lease = cache.take(model_key(path, arch, v_prediction, vae_path), dtypes, load)
     try:
-        if not inpainting_ok and lease.model.unet.config.in_channels == 9:
+        if not inpainting_ok and lease.model.unet.config["in_channels"] == 9:
             lease.taint("an inpainting checkpoint")
             load()  # raises the loader's own error for a model that only inpaints
         emit("model_cache", hit=lease.hit, path=os.path.abspath(path), load_s=time.perf_counter() - started,

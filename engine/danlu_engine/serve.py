@@ -116,6 +116,8 @@ def serve(options_path: str | None, commands: Sequence[str], run_command: Callab
 
 
 def _one_job(line: str, commands: Sequence[str], run_command: Callable[[str, dict], int], signals: _Signals) -> int:
+    from .models import warm_cache
+
     try:
         request = parse_request(line, commands)
     except ValueError as e:
@@ -127,6 +129,7 @@ def _one_job(line: str, commands: Sequence[str], run_command: Callable[[str, dic
         return run_command(request.command, request.spec)
     finally:
         signals.busy = False
+        warm_cache.release_memory()  # the job's frames are gone now: its optimizer, activations, caches
 
 
 def _idle(cache, exit_code: int | None) -> None:

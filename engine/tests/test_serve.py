@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 from test_train_support import ENGINE_DIR, make_spec, write_images
 
-from danlu_engine import cancel, protocol
+from danlu_engine import cancel, protocol, serve
 from danlu_engine.commands import train as train_command
 from danlu_engine.models import load_base_model, warm_cache
 
@@ -172,3 +172,13 @@ def test_least_recently_used_models_leave_when_over_budget(sd15, tmp_path, monke
         assert not borrow(sd15)
     finally:
         warm_cache.activate(None)
+
+
+def test_requests_are_checked_before_a_job_starts():
+    commands = ("train", "generate")
+    assert serve.parse_request('{"command": "train", "spec": {}}', commands).command == "train"
+    for line, message in [('{"command": "train"}', "spec"), ('{"command": "x", "spec": {}}', "not one of"),
+                          ('{"command": "train", "spec": {}, "extra": 1}', "extra"),
+                          ('{"command": "train", "spec": {"training": {"num_processes": 2}}}', "several processes")]:
+        with pytest.raises(ValueError, match=message):
+            serve.parse_request(line, commands)

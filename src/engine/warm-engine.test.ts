@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGenerateSpec } from "../generate/gen.ts";
-import { runEngine } from "./driver.ts";
+import { runEngine, useWarmEngine } from "./driver.ts";
 import { EngineProcessError } from "./errors.ts";
 import type { EngineEvent } from "./protocol.ts";
 import { WarmEngine } from "./warm-engine.ts";
@@ -56,7 +56,8 @@ function cacheHits(events: EngineEvent[]): boolean[] {
 describe("WarmEngine on the real engine", { timeout: 180_000 }, () => {
   it("runs jobs one after another in one process; the second finds the model loaded, same image", async () => {
     const first = await runEngine("generate", spec("a"), { warm: engine });
-    const second = await runEngine("generate", spec("b"), { warm: engine });
+    useWarmEngine(engine); // the process default, as `danlu worker --warm` sets it
+    const second = await runEngine("generate", spec("b")).finally(() => useWarmEngine(null));
     expect(first.status === "done" && second.status === "done").toBe(true);
     expect(second.ready?.pid).toBe(first.ready?.pid);
     expect([...cacheHits(first.events), ...cacheHits(second.events)]).toEqual([false, true]);

@@ -4,7 +4,7 @@ import { EngineProcess } from "./engine-process.ts";
 import { EngineCancelledError } from "./errors.ts";
 import { engineLauncher } from "./python.ts";
 import type { EngineCommand, EngineRunOptions, EngineRunResult, WarmRunner } from "./run-types.ts";
-import { generateSpec, makeTinySpec, modelInfoSpec, trainSpec } from "./spec.ts";
+import { generateSpec, makeTinySpec, modelInfoSpec, trainManySpec, trainSpec } from "./spec.ts";
 import { doctorSpec } from "./spec-doctor.ts";
 import { writeSpecFile } from "./spec-file.ts";
 import { loraBakeSpec, loraExtractSpec, loraMergeSpec, loraResizeSpec } from "./spec-lora.ts";
@@ -22,6 +22,7 @@ const SPEC_SCHEMAS = {
   info: modelInfoSpec,
   doctor: doctorSpec,
   train: trainSpec,
+  "train-many": trainManySpec,
   generate: generateSpec,
   "lora-resize": loraResizeSpec,
   "lora-merge": loraMergeSpec,

@@ -7,6 +7,7 @@ export type EngineCommand =
   | "info"
   | "doctor"
   | "train"
+  | "train-many"
   | "generate"
   | "lora-resize"
   | "lora-merge"

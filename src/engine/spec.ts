@@ -217,6 +217,27 @@ export const trainSpec = z.strictObject({
   run_record: runRecord.nullable(), // saved into each state as given; null: nothing to record
 });
 export type TrainSpec = z.infer<typeof trainSpec>;
+
+/**
+ * `train-many` (engine/danlu_engine/commands/train_many.py): several ordinary train specs on one base model,
+ * trained together; each job's events come back inside `job` events with its id. The engine refuses what it
+ * cannot batch (text encoder LoRA, dropouts, other kinds than lora/locon, several buckets, sampling, ...).
+ */
+export const trainManySpec = z.strictObject({
+  version: z.literal(1),
+  slots: z.number().int().positive(), // jobs trained at once; later ones wait for a free slot
+  mode: z.enum(["bmm", "loop"]), // bmm: batched matmuls over the jobs' adapters; loop: each job's own module
+  jobs: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        join_at_step: z.number().int().nonnegative(), // the pass before which it joins (0: at the start)
+        spec: trainSpec,
+      }),
+    )
+    .min(1),
+});
+export type TrainManySpec = z.infer<typeof trainManySpec>;
 export type SpecImage = z.infer<typeof specImage>;
 export type SpecBatch = z.infer<typeof specBatch>;
 

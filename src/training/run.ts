@@ -1,53 +1,24 @@
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
 import type { DatasetSubset, TrainConfig } from "../config/index.ts";
 import { readKohyaDataset, readKohyaSubsets, type KohyaDataset } from "../dataset/kohya/index.ts";
 import { runEngine, type EngineRunResult } from "../engine/driver.ts";
 import { distributedEngineLauncher } from "../engine/python.ts";
 import type { EngineEvent } from "../engine/protocol.ts";
-import type { Arch, GenerateSpec, RunRecord } from "../engine/spec.ts";
+import type { Arch, GenerateSpec } from "../engine/spec.ts";
 import { DanluError } from "../errors.ts";
 import { runGenerate } from "../generate/gen.ts";
-import { loadSamplePrompts, SD_SCRIPTS_SAMPLE_DEFAULTS } from "../sampling/index.ts";
 import { detectArch } from "./arch.ts";
-import { DEFAULT_CAPTION_OPTIONS, type CaptionOptions } from "./captions.ts";
 import { addClassImages } from "./class-images.ts";
-import { LossHistory, TrainLog } from "./history.ts";
-import { datasetMetadata } from "./metadata.ts";
 import { buildPlan, type TrainPlan } from "./plan.ts";
 import { formatPlan, saveSchedule, type SaveOptions } from "./plan-report.ts";
 import { estimateLoraFileBytes, saveWarnings } from "./plan-saves.ts";
-import { checkResume, type ResumePoint } from "./resume-check.ts";
+import { captionOptionsOf, type PreparedRun } from "./prepared.ts";
+import { checkResume } from "./resume-check.ts";
 import { runRecordOf } from "./resume-record.ts";
-import { buildTrainSpec } from "./spec-builder.ts";
-import { ValidationHistory } from "./validation-history.ts";
+import { openRunRecords, type TrainRunOptions } from "./run-records.ts";
 import { formatValidation, heldOutCount, type ValidationOptions } from "./validation.ts";
 
-export interface PreparedRun {
-  arch: Arch;
-  dataset: KohyaDataset;
-  plan: TrainPlan;
-  /** The plan as a person reads it (folders, buckets, steps, what is saved when; where it resumes). */
-  report: string;
-  /** What this run is, saved with each state so that a resume can be checked against it. */
-  record: RunRecord;
-  /** The checked state it resumes from; null: a new run. */
-  resume: ResumePoint | null;
-}
-
-export function captionOptionsOf(config: TrainConfig): CaptionOptions {
-  return {
-    ...DEFAULT_CAPTION_OPTIONS,
-    captionPrefix: config.caption_prefix,
-    captionSuffix: config.caption_suffix,
-    shuffleCaption: config.shuffle_caption,
-    keepTokens: config.keep_tokens,
-    keepTokensSeparator: config.keep_tokens_separator,
-    captionSeparator: config.caption_separator,
-    captionDropoutRate: config.caption_dropout_rate,
-    captionTagDropoutRate: config.caption_tag_dropout_rate,
-  };
-}
+export { captionOptionsOf, type PreparedRun } from "./prepared.ts";
+export { logDirOf, type TrainRunOptions } from "./run-records.ts";
 
 export interface PrepareOptions {
   /** A kohya dataset config's subsets: they list the images instead of train_data_dir. */
@@ -186,85 +157,26 @@ async function readDataset(config: TrainConfig, subsets: readonly DatasetSubset[
   return dataset;
 }
 
-export interface TrainRunOptions {
-  signal?: AbortSignal;
-  /** Every engine event, in order (the CLI renders progress or prints JSON). */
-  onEvent: (event: EngineEvent) => void;
-  /** Lines for a person (warnings, where files go). */
-  onNote: (text: string) => void;
-}
-
-/** Where a run keeps its records: `{output_dir}/logs/{output_name}/`. */
-export function logDirOf(config: TrainConfig): string {
-  return join(resolve(config.output_dir), "logs", config.output_name);
-}
-
 /** Trains one LoRA: prepare, write the spec, drive the engine, keep loss.csv and train.log. */
 export async function runTraining(
   config: TrainConfig,
   prepared: PreparedRun,
   options: TrainRunOptions,
 ): Promise<EngineRunResult> {
-  const { plan, arch, dataset, resume } = prepared;
-  const prompts = config.sample_prompts
-    ? await loadSamplePrompts(config.sample_prompts, {
-        ...SD_SCRIPTS_SAMPLE_DEFAULTS,
-        width: config.resolution[0],
-        height: config.resolution[1],
-        sampler: config.sample_sampler,
-        seed: config.seed,
-      })
-    : { prompts: [], warnings: [] };
-  for (const warning of prompts.warnings) options.onNote(`warning: ${warning}`);
-  const metadata: Record<string, string> = {
-    ...datasetMetadata(plan, {
-      subsets: dataset.subsets,
-      captions: captionOptionsOf(config),
-      flipAug: config.flip_aug,
-      randomCrop: false,
-      priorLossWeight: config.prior_loss_weight,
-    }),
-    ...(config.training_comment ? { ss_training_comment: config.training_comment } : {}),
-    ...(config.trigger_word ? { "modelspec.trigger_phrase": config.trigger_word } : {}),
-  };
-  const spec = buildTrainSpec(config, plan, {
-    arch,
-    metadata,
-    prompts: prompts.prompts,
-    resume: resume?.dir ?? null,
-    runRecord: prepared.record,
-  });
-
-  const logDir = logDirOf(config);
-  mkdirSync(logDir, { recursive: true });
-  const history = new LossHistory(join(logDir, "loss.csv"), resume ? { resumeAfterStep: resume.step } : {});
-  const log = new TrainLog(join(logDir, "train.log"));
-  const validation =
-    spec.validation.images.length > 0
-      ? new ValidationHistory(join(logDir, "val_loss.csv"), resume ? { resumeAfterStep: resume.step } : {})
-      : null;
-  log.note(resume ? `resuming from ${resume.dir} at step ${resume.step}` : "new run");
-  log.note(prepared.report);
+  const records = await openRunRecords(config, prepared, options);
   try {
-    return await runEngine("train", spec, {
-      specPath: join(logDir, "spec.json"),
-      logPath: log.path,
+    return await runEngine("train", records.spec, {
+      specPath: records.specPath,
+      logPath: records.logPath,
       // several processes: accelerate launch, each taking its own micro-batches of every step (launch.py)
       ...(config.num_processes > 1
         ? { launcher: distributedEngineLauncher(config.num_processes, config.gpu_ids ?? null) }
         : {}),
       signal: options.signal,
-      onStderrLine: (line) => log.stderr(line),
-      onEvent: (event) => {
-        log.event(event);
-        if (event.event === "progress") history.append(event);
-        if (event.event === "validation") validation?.append(event);
-        options.onEvent(event);
-      },
+      onStderrLine: records.onStderrLine,
+      onEvent: records.onEvent,
     });
   } finally {
-    history.close();
-    validation?.close();
-    log.close();
+    records.close();
   }
 }

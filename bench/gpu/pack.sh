@@ -20,10 +20,12 @@ PLAT=(--no-deps --only-binary=:all: --python-version 3.12 --implementation cp --
       --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any)
 rm -rf .whl/danlu .whl/kohya && mkdir -p .whl/danlu .whl/kohya
 # danlu: engine/requirements.in pins; the image (KINDS.md) already has torch, transformers, accelerate,
-# safetensors, huggingface-hub, tokenizers, numpy, pillow, psutil, scipy, einops, regex.
+# safetensors, huggingface-hub, tokenizers, numpy, pillow, psutil, scipy, einops, regex. transformers is
+# the image's 5.17 (engine pin 5.23; not carried: 12 MB, and the engine uses only CLIP text models from it).
 "$PY" -m pip download -q "${PLAT[@]}" -d .whl/danlu diffusers==0.42.1 pydantic==2.14.3 pydantic-core==2.50.4 \
   annotated-types==0.8.0 typing-inspection==0.4.5 open-clip-torch==3.3.0 bitsandbytes==0.50.2 \
-  lycoris-lora==4.1.3 ftfy==6.3.1 wcwidth==0.9.4 importlib-metadata==10.2.0 lion-pytorch==0.2.5
+  lycoris-lora==4.1.3 ftfy==6.3.1 wcwidth==0.9.4 importlib-metadata==10.2.0 lion-pytorch==0.2.5 \
+  typing-extensions==4.16.0 toml==0.10.2
 # sd-scripts 48d368f's requirements.txt pins that differ from the image (transformers 4.x needs hub < 1.0
 # and tokenizers < 0.22); its other needs (einops, cv2 headless, rich, safetensors, toml...) are there or below.
 "$PY" -m pip download -q "${PLAT[@]}" -d .whl/kohya transformers==4.54.1 diffusers==0.32.1 accelerate==1.6.0 \

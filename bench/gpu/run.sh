@@ -29,5 +29,8 @@ if [ "$DANLU_WHEELS" = 1 ]; then "$PY" "${INSTALL[@]}" --target "$SITE/danlu" .w
 echo "installed wheels in $(( $(date +%s) - START )) s"
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 DANLU_PATH=""; [ "$DANLU_WHEELS" = 1 ] && DANLU_PATH="$SITE/danlu"
+VERSIONS='import diffusers, transformers, accelerate, huggingface_hub as h; print(diffusers.__version__, transformers.__version__, accelerate.__version__, h.__version__)'
+echo "danlu sees diffusers transformers accelerate hub: $(PYTHONPATH=engine:$DANLU_PATH${PYTHONPATH:+:$PYTHONPATH} "$PY" -c "$VERSIONS")"
+echo "kohya sees diffusers transformers accelerate hub: $(PYTHONPATH=$SITE/kohya${PYTHONPATH:+:$PYTHONPATH} "$PY" -c "$VERSIONS")"
 PYTHONUNBUFFERED=1 "$PY" bench/gpu/bench.py --danlu-path "$DANLU_PATH" --kohya-path "$SITE/kohya" --kohya .kohya/sd-scripts "${ARGS[@]}"
 echo "total $(( $(date +%s) - START )) s"

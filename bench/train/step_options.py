@@ -80,6 +80,7 @@ def adamw(**flags):
 
     def make(groups, **kwargs):
         kwargs.pop("fused", None)
+        kwargs.pop("foreach", None)
         return original(groups, **kwargs, **flags)
     return patched(optimizers.torch.optim, "AdamW", make)
 

@@ -149,3 +149,13 @@ def test_refuses_what_it_cannot_batch(sd15, images):
     other = make_spec(sd15, "out", images[:2], network={"dim": 8})
     with pytest.raises(EngineError, match=r"jobs\[1\]\.spec\.network\.dim"):
         train_many.parse_many(_many([("a", 0, ok), ("b", 0, other)], 2))
+
+
+def test_a_failing_job_ends_alone(sd15, images, tmp_path, monkeypatch):
+    good = make_spec(sd15, str(tmp_path / "good"), images[:2], epochs=1)
+    bad = make_spec(sd15, str(tmp_path / "bad"), images[:2], epochs=1)
+    bad["images"][1]["path"] = str(tmp_path / "missing.png")
+    joint = _events(train_many.run, _many([("bad", 0, bad), ("good", 0, good)], 2), monkeypatch)
+    assert [e["event"] for e in _job(joint, "bad")] == ["error"]
+    assert _job(joint, "bad")[0]["code"] == "FILE_NOT_FOUND"
+    assert _job(joint, "good")[-1]["event"] == "done" and joint[-1]["event"] == "done"

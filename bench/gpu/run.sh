@@ -11,12 +11,14 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 PY=python3
 DANLU_WHEELS=1
+STEP_OPTIONS=""
 SITE=${SITE:-/tmp/danlu-gpu-site}
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PY=$2; shift 2 ;;
     --no-danlu-wheels) DANLU_WHEELS=0; shift ;;   # the python already has the engine's packages (.venv)
+    --step-options) STEP_OPTIONS=$2; shift 2 ;;   # instead of the side by side: bench/train/step_options.py --rounds N
     *) ARGS+=("$1"); shift ;;
   esac
 done
@@ -32,5 +34,12 @@ DANLU_PATH=""; [ "$DANLU_WHEELS" = 1 ] && DANLU_PATH="$SITE/danlu"
 VERSIONS='import diffusers, transformers, accelerate, huggingface_hub as h; print(diffusers.__version__, transformers.__version__, accelerate.__version__, h.__version__)'
 echo "danlu sees diffusers transformers accelerate hub: $(PYTHONPATH=engine:$DANLU_PATH${PYTHONPATH:+:$PYTHONPATH} "$PY" -c "$VERSIONS")"
 echo "kohya sees diffusers transformers accelerate hub: $(PYTHONPATH=$SITE/kohya${PYTHONPATH:+:$PYTHONPATH} "$PY" -c "$VERSIONS")"
+if [ -n "$STEP_OPTIONS" ]; then  # the model only (bench.py --rounds 0), then each step option on and off
+  PYTHONUNBUFFERED=1 "$PY" bench/gpu/bench.py --rounds 0 --only danlu "${ARGS[@]}" >/dev/null
+  PYTHONUNBUFFERED=1 PYTHONPATH=engine:$DANLU_PATH${PYTHONPATH:+:$PYTHONPATH} "$PY" bench/train/step_options.py \
+    --device cuda --model /tmp/danlu-gpu-bench/models/sd15-real-seed0.safetensors --resolution 512 --rank 128 \
+    --precision bf16 --steps 30 --rounds "$STEP_OPTIONS" --only sync,optimizer,channels_last,sdpa,compile
+  echo "total $(( $(date +%s) - START )) s"; exit 0
+fi
 PYTHONUNBUFFERED=1 "$PY" bench/gpu/bench.py --danlu-path "$DANLU_PATH" --kohya-path "$SITE/kohya" --kohya .kohya/sd-scripts "${ARGS[@]}"
 echo "total $(( $(date +%s) - START )) s"

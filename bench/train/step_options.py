@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import os
@@ -125,6 +126,9 @@ def one_run(spec: dict, context) -> dict:
             train_command.run(spec)
         except Exception as e:  # noqa: BLE001 - a switch that cannot run here is reported, not fatal
             return {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]}
+    gc.collect()  # the run's model, before the next one loads its own
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     steps = [e for e in events if e["event"] == "progress"]
     span = steps[-1]["elapsed_s"] - steps[0]["elapsed_s"]

@@ -152,7 +152,8 @@ class ServeProcess {
       let killed = false;
       const stop = () => {
         // SIGTERM: the job saves its state and ends (the engine stays); SIGKILL if it does not in time
-        if (stopping || this.dead) return;
+        // a job that reported its end is only writing idle: a SIGTERM now would end the idle server
+        if (stopping || this.dead || job.finished) return;
         stopping = true;
         this.child.kill("SIGTERM");
         timer(settings.killTimeoutMs, () => {

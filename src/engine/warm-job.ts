@@ -27,6 +27,11 @@ export class WarmJob {
     this.stderrTail = new LineTail(stderrTailLines);
   }
 
+  /** The job reported its end (done, cancelled or error): nothing left to cancel. */
+  get finished(): boolean {
+    return this.outcome !== null;
+  }
+
   /** Records an event; a message when it breaks the protocol's order (null when it is fine). */
   accept(event: EngineEvent): string | null {
     const ready = this.base.ready;

@@ -16,14 +16,15 @@ const engine = new WarmEngine({ startTimeoutMs: 120_000 });
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "danlu-warm-"));
   model = join(root, "sd15.safetensors");
-  await runEngine("make-tiny", {
-    version: 1,
-    arch: "sd15",
-    out: model,
-    single_file: true,
-    inpainting: false,
-    seed: 0,
-  });
+  // through the warm engine too: one engine start fewer (make-tiny has no base model to keep)
+  const settings = {
+    readyTimeoutMs: 120_000,
+    idleTimeoutMs: null,
+    killTimeoutMs: 60_000,
+    stderrTailLines: 30,
+  };
+  const tiny = { version: 1, arch: "sd15", out: model, single_file: true, inpainting: false, seed: 0 };
+  await engine.run("make-tiny", tiny, {}, settings);
 }, 120_000);
 afterAll(() => engine.close());
 

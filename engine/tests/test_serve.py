@@ -13,10 +13,12 @@ import time
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 from test_train_support import ENGINE_DIR, make_spec, write_images
 
 from danlu_engine import cancel, protocol, serve
+from danlu_engine.commands import generate as generate_command
 from danlu_engine.commands import train as train_command
 from danlu_engine.models import load_base_model, warm_cache
 
@@ -72,6 +74,21 @@ def one_shot(spec: dict, monkeypatch) -> list[dict]:
     return [json.loads(line) for line in stdout.getvalue().splitlines()]
 
 
+def generate_spec(model: str, out, loras: list[dict]) -> dict:
+    job = {"prompt": {"text": "a cat", "sections": [[{"text": "a cat", "weight": 1}]]},
+           "negative": {"text": "", "sections": [[]]}, "loras": loras, "sampler": "Euler", "steps": 2, "cfg": 7,
+           "width": 64, "height": 64, "seed": 3, "batch_count": 1, "batch_size": 1, "clip_skip": 1,
+           "init_image": None, "strength": 0.6, "file_prefix": "tiny" if loras else "plain", "inpaint": None,
+           "hires": None, "controlnets": []}
+    return {"version": 1, "model": {"path": model, "arch": None, "v_prediction": None, "vae_path": None},
+            "device": "cpu", "precision": "no", "embeddings": [], "output": {"dir": str(out)}, "jobs": [job]}
+
+
+def one_shot_generate(spec: dict, monkeypatch) -> None:
+    monkeypatch.setattr(protocol, "_stdout", io.StringIO())
+    generate_command.run(spec)
+
+
 def assert_same_lora(a: str, b: str) -> None:
     ta, tb = load_file(a), load_file(b)
     assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
@@ -95,6 +112,9 @@ def test_jobs_in_one_server_train_as_one_shot_runs(sd15, tmp_path, monkeypatch):
                                   on_progress=lambda e: server.proc.send_signal(signal.SIGTERM))
         again = {**plain, "output": {**plain["output"], "dir": str(tmp_path / "a2")}}
         warm, warm_start = server.job({"command": "train", "spec": again})
+        lora = {"path": str(tmp_path / "a" / "tiny.safetensors"), "name": "tiny", "unet_weight": 1.0, "te_weight": 1.0}
+        with_lora, _ = server.job({"command": "generate", "spec": generate_spec(sd15, tmp_path / "g", [lora])})
+        plain_gen, _ = server.job({"command": "generate", "spec": generate_spec(sd15, tmp_path / "g", [])})
         assert server.close() == 0
     finally:
         if server.proc.poll() is None:
@@ -113,6 +133,11 @@ def test_jobs_in_one_server_train_as_one_shot_runs(sd15, tmp_path, monkeypatch):
     assert losses(one_shot(direct, monkeypatch)) == losses(cold)
     assert_same_lora(str(tmp_path / "a" / "tiny.safetensors"), str(tmp_path / "direct" / "tiny.safetensors"))
     assert first_step_s(warm, warm_start) < first_step_s(cold, cold_start)
+    # generation on the model the training jobs used (a LoRA merged, then restored) draws what a fresh load draws
+    assert [e["hit"] for events in (with_lora, plain_gen) for e in events if e["event"] == "model_cache"] == [True, True]
+    one_shot_generate(generate_spec(sd15, tmp_path / "fresh", []), monkeypatch)
+    plain, fresh = (Image.open(tmp_path / d / "plain-3.png").tobytes() for d in ("g", "fresh"))
+    assert plain == fresh and Image.open(tmp_path / "g" / "tiny-3.png").tobytes() != fresh
 
 
 @pytest.fixture

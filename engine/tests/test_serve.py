@@ -136,8 +136,8 @@ def test_jobs_in_one_server_train_as_one_shot_runs(sd15, tmp_path, monkeypatch):
     # generation on the model the training jobs used (a LoRA merged, then restored) draws what a fresh load draws
     assert [e["hit"] for events in (with_lora, plain_gen) for e in events if e["event"] == "model_cache"] == [True, True]
     one_shot_generate(generate_spec(sd15, tmp_path / "fresh", []), monkeypatch)
-    plain, fresh = (Image.open(tmp_path / d / "plain-3.png").tobytes() for d in ("g", "fresh"))
-    assert plain == fresh and Image.open(tmp_path / "g" / "tiny-3.png").tobytes() != fresh
+    served, fresh = (Image.open(tmp_path / d / "plain-3.png").tobytes() for d in ("g", "fresh"))
+    assert served == fresh and Image.open(tmp_path / "g" / "tiny-3.png").tobytes() != fresh
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ START=$(date +%s)
 INSTALL=(-m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --disable-pip-version-check)
 rm -rf "$SITE" && mkdir -p "$SITE"
 if [ "$DANLU_WHEELS" = 1 ]; then "$PY" "${INSTALL[@]}" --target "$SITE/danlu" .whl/danlu/*.whl; fi
-"$PY" "${INSTALL[@]}" --target "$SITE/kohya" .whl/kohya/*.whl
+# sd-scripts' AdamW8bit imports bitsandbytes too: the same (cut) wheel goes into its folder as well
+"$PY" "${INSTALL[@]}" --target "$SITE/kohya" .whl/kohya/*.whl .whl/danlu/bitsandbytes-*.whl
 echo "installed wheels in $(( $(date +%s) - START )) s"
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 DANLU_PATH=""; [ "$DANLU_WHEELS" = 1 ] && DANLU_PATH="$SITE/danlu"

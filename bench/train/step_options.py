@@ -119,7 +119,7 @@ def one_run(spec: dict, context) -> dict:
     out = io.StringIO()
     with tempfile.TemporaryDirectory() as folder, patched(protocol, "_stdout", out), context():
         spec = {**spec, "output": {**spec["output"], "dir": folder}}
-        if spec["training"]["device"] == "cuda":
+        if spec["training"]["device"] == "cuda" and torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         BASE_BYTES[:] = [0]
         try:

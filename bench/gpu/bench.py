@@ -6,6 +6,13 @@ alpha 128, AdamW8bit, bf16, the VAE in float32, cached latents, UNet lr 1e-4, te
 clip_skip 2, SDPA) with danlu's engine (`python -m danlu_engine train spec.json`) and with sd-scripts'
 train_network.py (through bench/train/kohya_timed.py, unchanged), alternating danlu, kohya, danlu, ...
 
+--sdxl: the real SDXL architecture instead (real_arch.py --arch sdxl, 3.5 G parameters), danlu's spec
+arch sdxl and sd-scripts' sdxl_train_network.py, 1024 px unless --resolution says otherwise. The same
+settings otherwise: both text encoders trained (text_encoder_lr 5e-5 for each), so sd-scripts gets
+neither --network_train_unet_only nor --cache_text_encoder_outputs (danlu encodes the captions every
+step as well); clip_skip 1 for danlu and no --clip_skip for sd-scripts (SDXL already takes the layer
+before the last, danlu's clip_skip 2 would go one further, and sd-scripts ignores clip_skip for SDXL).
+
 Per run: images/s over steps 2..N on the trainer's own clock, seconds from process start to the end of
 the first step, peak GPU memory (torch.cuda.max_memory_allocated; on the CPU the process's peak RSS),
 and the mean loss over the steps. Then danlu / kohya ratios per round and their median.
@@ -42,12 +49,12 @@ def env_with(path_prefix: list[str], threads: int | None, **extra: str) -> dict[
     return env
 
 
-def ensure_model(work: str, env: dict[str, str]) -> str:
-    path = os.path.join(work, "models", "sd15-real-seed0.safetensors")
+def ensure_model(work: str, env: dict[str, str], arch: str = "sd15") -> str:
+    path = os.path.join(work, "models", f"{arch}-real-seed0.safetensors")
     if not os.path.exists(path):
         t = time.perf_counter()
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "train", "real_arch.py"), path], env=env,
-                       check=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "train", "real_arch.py"), path, "--arch", arch],
+                       env=env, check=True)
         print(f"model: built in {time.perf_counter() - t:.1f} s", flush=True)
     return path
 
@@ -93,8 +100,10 @@ def danlu_spec(a, model: str, paths: list[str], captions: list[str], out: str) -
     spec["output"].update(name="bench", save_every_n_epochs=0, save_precision="fp16")
     spec["network"].update(dim=a.dim, alpha=float(a.dim), train_text_encoder=True)
     spec["optimizer"].update(type=a.optimizer, unet_lr=1e-4, text_encoder_lr=5e-5, text_encoder_lr2=5e-5)
-    spec["training"].update(device=a.device, mixed_precision=a.precision, vae_fp32=True, clip_skip=2, seed=1234,
-                            epochs=1, total_steps=a.steps)
+    spec["training"].update(device=a.device, mixed_precision=a.precision, vae_fp32=True,
+                            clip_skip=1 if a.sdxl else 2, seed=1234, epochs=1, total_steps=a.steps)
+    if a.sdxl:  # the file's keys say so too; the spec's arch makes a wrong file an error, not a guess
+        spec["model"].update(arch="sdxl")
     return spec
 
 
@@ -109,6 +118,8 @@ def kohya_args(a, model: str, train_dir: str, out: str, tokenizers: str) -> list
         "mixed_precision": a.precision, "no_half_vae": None, "cache_latents": None, "sdpa": None,
         "clip_skip": 2, "seed": 1234, "max_data_loader_n_workers": 0, "tokenizer_cache_dir": tokenizers,
     }
+    if a.sdxl:  # SDXL takes the layer before the last by itself; sd-scripts warns about --clip_skip there
+        del flags["clip_skip"]
     return [x for k, v in flags.items() for x in ([f"--{k}"] if v is None else [f"--{k}", str(v)])]
 
 
@@ -189,7 +200,8 @@ def figures(name: str, result: dict, batch: int) -> dict:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    p.add_argument("--resolution", type=int, default=512)
+    p.add_argument("--sdxl", action="store_true", help="SDXL: the model, danlu's arch sdxl, sdxl_train_network.py")
+    p.add_argument("--resolution", type=int, default=None, help="512; 1024 with --sdxl")
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--steps", type=int, default=40)
@@ -204,18 +216,21 @@ def main(argv: list[str]) -> int:
     p.add_argument("--only", choices=["danlu", "kohya"], default=None)
     a = p.parse_args(argv)
     a.kohya = os.path.abspath(a.kohya)
+    if a.resolution is None:
+        a.resolution = 1024 if a.sdxl else 512
     os.makedirs(a.work, exist_ok=True)
     danlu_env = env_with([ENGINE, a.danlu_path], a.threads)
     kohya_env = env_with([a.kohya_path], a.threads)
-    model = ensure_model(a.work, danlu_env)
+    model = ensure_model(a.work, danlu_env, "sdxl" if a.sdxl else "sd15")
     repeats = max(1, -(-a.steps * a.batch // IMAGES))  # one kohya epoch covers the run
     train_dir, paths, captions = ensure_dataset(a.work, a.resolution, repeats)
     tokenizers = os.path.join(a.work, "tokenizers")
-    if a.only != "danlu" and not os.path.exists(os.path.join(tokenizers, "openai_clip-vit-large-patch14")):
+    wanted = ["openai_clip-vit-large-patch14"] + (["laion_CLIP-ViT-bigG-14-laion2B-39B-b160k"] if a.sdxl else [])
+    if a.only != "danlu" and not all(os.path.exists(os.path.join(tokenizers, w)) for w in wanted):
         vocab = subprocess.run([sys.executable, "-c", "from danlu_engine.tokenizer import vocab_dir; print(vocab_dir())"],
                                env=danlu_env, check=True, capture_output=True, text=True).stdout.strip()
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "train", "kohya_tokenizer.py"), "--vocab-dir", vocab,
-                        "--cache-dir", tokenizers], env=kohya_env, check=True)
+                        "--cache-dir", tokenizers] + (["--sdxl"] if a.sdxl else []), env=kohya_env, check=True)
     rows: list[dict] = []
     for r in range(1, a.rounds + 1):
         for name in ("danlu", "kohya"):
@@ -231,6 +246,7 @@ def main(argv: list[str]) -> int:
                 result = run(cmd, danlu_env, os.path.join(run_dir, "output.log"), ENGINE, parse_danlu)
             else:
                 cmd = [sys.executable, os.path.join(ROOT, "bench", "train", "kohya_timed.py"), a.kohya,
+                       *(["--script", "sdxl_train_network.py"] if a.sdxl else []),
                        *kohya_args(a, model, train_dir, os.path.join(run_dir, "out"), tokenizers)]
                 result = run(cmd, kohya_env, os.path.join(run_dir, "output.log"), a.kohya, parse_kohya)
             rows.append({"round": r, **figures(name, result, a.batch)})
@@ -241,7 +257,8 @@ def main(argv: list[str]) -> int:
 
 def report(rows: list[dict], a) -> None:
     memory = "peak GPU MiB" if a.device == "cuda" else "peak RSS MiB"
-    print(f"\n{a.device}, {a.resolution} px, batch {a.batch}, dim {a.dim}, {a.optimizer}, {a.precision}, "
+    print(f"\n{'SDXL' if a.sdxl else 'SD1.5'}, {a.device}, {a.resolution} px, batch {a.batch}, dim {a.dim}, "
+          f"{a.optimizer}, {a.precision}, "
           f"{a.steps} steps\n")
     print(f"| round | trainer | images/s | first step (s) | {memory} | mean loss | wall (s) |")
     print("|---|---|---|---|---|---|---|")

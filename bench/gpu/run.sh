@@ -6,6 +6,7 @@
 # e.g. on the GPU: bench/gpu/run.sh --steps 40 --rounds 2
 #      dry run on a CPU: bench/gpu/run.sh --python .venv/bin/python --no-danlu-wheels --device cpu \
 #        --resolution 64 --steps 3 --rounds 1 --optimizer AdamW --precision no --threads 1
+#      SDXL (real_arch.py --arch sdxl, sdxl_train_network.py, 1024 px by default): bench/gpu/run.sh --sdxl ...
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"

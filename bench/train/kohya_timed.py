@@ -16,6 +16,8 @@ with .item() here, as sd-scripts itself reads it right after the step for its pr
 max_rss_mb the process's peak resident memory (getrusage).
 
 Run with sd-scripts' venv python: KOHYA_PY bench/train/kohya_timed.py SD_SCRIPTS_DIR [train_network.py args...]
+SDXL: KOHYA_PY bench/train/kohya_timed.py SD_SCRIPTS_DIR --script sdxl_train_network.py [its args...]
+(its parser and SdxlNetworkTrainer, a NetworkTrainer subclass that keeps the base class's process_batch).
 """
 from __future__ import annotations
 
@@ -38,13 +40,25 @@ def main(argv: list[str]) -> int:
         print("usage: kohya_timed.py SD_SCRIPTS_DIR [train_network.py args...]", file=sys.stderr)
         return 2
     scripts_dir = os.path.abspath(argv[0])
+    script, rest = "train_network.py", argv[1:]
+    if rest[:1] == ["--script"]:
+        script, rest = rest[1], rest[2:]
+    if script not in ("train_network.py", "sdxl_train_network.py"):
+        print(f"--script: train_network.py or sdxl_train_network.py, not {script}", file=sys.stderr)
+        return 2
     sys.path.insert(0, scripts_dir)  # sd-scripts imports `library`, `networks` from its own folder
-    sys.argv = [os.path.join(scripts_dir, "train_network.py"), *argv[1:]]
+    sys.argv = [os.path.join(scripts_dir, script), *rest]
 
     import torch
     import torch.optim.optimizer as torch_optimizer
     import train_network
     from library import train_util
+
+    if script == "sdxl_train_network.py":
+        import sdxl_train_network as chosen
+        trainer_class = chosen.SdxlNetworkTrainer
+    else:
+        chosen, trainer_class = train_network, train_network.NetworkTrainer
 
     steps = 0
     last_loss: list = [None]
@@ -67,12 +81,12 @@ def main(argv: list[str]) -> int:
     torch_optimizer.register_optimizer_step_post_hook(after_step)
     report("ready", pid=os.getpid())
     try:
-        # The body of train_network.py's `if __name__ == "__main__":` block.
-        parser = train_network.setup_parser()
+        # The body of train_network.py's (sdxl_train_network.py's) `if __name__ == "__main__":` block.
+        parser = chosen.setup_parser()
         args = parser.parse_args()
         train_util.verify_command_line_training_args(args)
         args = train_util.read_config_from_file(args, parser)
-        train_network.NetworkTrainer().train(args)
+        trainer_class().train(args)
     finally:
         report("exit", max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
     return 0

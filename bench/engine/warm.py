@@ -24,7 +24,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "engine", "tests"))
-from test_train_support import make_spec, write_images  # the tests' complete train spec
+from test_train_support import make_spec, write_images  # noqa: E402 - the tests' complete train spec
 
 
 def engine_env(threads: int) -> dict[str, str]:

@@ -35,7 +35,7 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "engine", "tests"))
-from test_train_support import image_entry, make_spec  # the tests' complete train spec
+from test_train_support import image_entry, make_spec  # noqa: E402 - the tests' complete train spec
 
 PORTRAIT_STEPS = 400  # src/config/presets/portrait.ts max_train_steps
 

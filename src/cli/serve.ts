@@ -50,6 +50,7 @@ interface WorkerFlags {
   maxRunningPerUser: number;
   warm: WarmMode;
   warmBudgetMb?: number;
+  portraitBatch: number;
 }
 
 function megabytes(text: string): number {
@@ -167,6 +168,17 @@ export function registerServe(program: Command): void {
         .argParser(megabytes)
         .env("DANLU_WARM_BUDGET_MB"),
     )
+    .addOption(
+      new Option(
+        "--portrait-batch <K>",
+        "run up to K portrait jobs at once and train the LoRAs of those waiting together in one train-many " +
+          "engine (each waits up to 3 s for others on the same base model and settings); other kinds of " +
+          "job still run alone, never beside a portrait; 1 = one job at a time",
+      )
+        .argParser(positive)
+        .default(1)
+        .env("DANLU_PORTRAIT_BATCH"),
+    )
     .action(async (flags: WorkerFlags) => {
       const { queue, worker, warm } = startWorkerProcess({
         data: new DataDir(flags.data).ensure(),
@@ -177,6 +189,7 @@ export function registerServe(program: Command): void {
         maxRunningPerUser: flags.maxRunningPerUser,
         warm: flags.warm,
         ...(flags.warmBudgetMb === undefined ? {} : { warmBudgetMb: flags.warmBudgetMb }),
+        portraitBatch: flags.portraitBatch,
       });
       process.stderr.write(`danlu worker ${worker.workerId}: waiting for jobs (${queue.backend})\n`);
       await untilStopped();

@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
 import { useWarmEngine } from "../engine/driver.ts";
 import { WarmEngine } from "../engine/warm-engine.ts";
+import { setPortraitBatch } from "../portrait/train-batcher.ts";
 import type { DataDir } from "./data-dir.ts";
 import { JOB_KINDS } from "./kinds/index.ts";
+import type { JobKind } from "./kinds/types.ts";
 import { openQueue } from "./open-queue.ts";
 import type { JobQueue, QueueWorker } from "./types.ts";
 import { startJobWorker } from "./worker.ts";
@@ -24,6 +26,15 @@ export interface WorkerProcessOptions {
   warm?: WarmMode;
   /** MiB of base models the warm engine keeps. @defaultValue the engine's (0.8 of the GPU's memory) */
   warmBudgetMb?: number;
+  /**
+   * Portrait jobs at once (K): their trainings share one train-many engine when several wait
+   * (src/portrait/train-batcher.ts). K > 1 runs the queue with concurrency K; portrait jobs run side by
+   * side, any other job runs alone (it waits for running portraits, and new jobs wait for it).
+   * @defaultValue 1 (one job at a time, no batching)
+   */
+  portraitBatch?: number;
+  /** How long a portrait training waits for others to batch with, in ms. @defaultValue 3000 */
+  portraitBatchWindowMs?: number;
 }
 
 export const WARM_MODES = ["auto", "on", "off"] as const;
@@ -34,7 +45,10 @@ export function warmEngineWanted(mode: WarmMode, gpu: number | null): boolean {
   return mode === "on" || (mode === "auto" && gpu !== null);
 }
 
-/** `danlu worker`: one job at a time on one GPU (or the CPU), until stopped. */
+/**
+ * `danlu worker`: one job at a time on one GPU (or the CPU), until stopped; with portraitBatch K > 1, up
+ * to K portrait jobs at once (other kinds still alone).
+ */
 export function startWorkerProcess(options: WorkerProcessOptions): {
   queue: JobQueue;
   worker: QueueWorker;
@@ -46,11 +60,16 @@ export function startWorkerProcess(options: WorkerProcessOptions): {
   const queue = openQueue(options.data, options.redis);
   const workerId =
     options.id ?? `${hostname()}:${process.pid}:${options.gpu === null ? "cpu" : `gpu${options.gpu}`}`;
+  const batch = options.portraitBatch ?? 1;
+  setPortraitBatch({
+    size: batch,
+    ...(options.portraitBatchWindowMs === undefined ? {} : { windowMs: options.portraitBatchWindowMs }),
+  });
   const worker = startJobWorker(queue, {
     data: options.data,
-    kinds: JOB_KINDS,
+    kinds: batch > 1 ? shareKinds(JOB_KINDS, ["portrait"]) : JOB_KINDS,
     workerId,
-    concurrency: 1,
+    concurrency: batch,
     ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
     ...(options.maxRunningPerUser ? { maxRunningPerUser: options.maxRunningPerUser } : {}),
   });
@@ -60,4 +79,70 @@ export function startWorkerProcess(options: WorkerProcessOptions): {
     : null;
   useWarmEngine(warm);
   return { queue, worker, warm };
+}
+
+/**
+ * The kinds, each run under a process-wide lock: the `shared` kinds hold it together (side by side), any
+ * other kind holds it alone. Jobs get it in the order they ask (a waiting exclusive job holds back the
+ * shared ones that ask after it).
+ */
+export function shareKinds(
+  kinds: Record<string, JobKind>,
+  shared: readonly string[],
+): Record<string, JobKind> {
+  const lock = new SharedLock();
+  return Object.fromEntries(
+    Object.entries(kinds).map(([name, kind]) => [
+      name,
+      {
+        ...kind,
+        run: async (params, ctx) => {
+          const release = await lock.acquire(shared.includes(name));
+          try {
+            return await kind.run(params, ctx);
+          } finally {
+            release();
+          }
+        },
+      } as JobKind,
+    ]),
+  );
+}
+
+/** A readers-writer lock, first come first served. */
+export class SharedLock {
+  private holders = 0;
+  private exclusive = false;
+  private readonly waiting: { shared: boolean; grant: () => void }[] = [];
+
+  acquire(shared: boolean): Promise<() => void> {
+    return new Promise((resolve) => {
+      this.waiting.push({
+        shared,
+        grant: () => {
+          let released = false;
+          resolve(() => {
+            if (released) return;
+            released = true;
+            this.holders -= 1;
+            if (this.holders === 0) this.exclusive = false;
+            this.pump();
+          });
+        },
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    for (;;) {
+      const next = this.waiting[0];
+      if (!next) return;
+      if (next.shared ? this.exclusive : this.holders > 0) return;
+      this.waiting.shift();
+      this.holders += 1;
+      this.exclusive = !next.shared;
+      next.grant();
+    }
+  }
 }

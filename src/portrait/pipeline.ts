@@ -9,12 +9,13 @@ import { loadFaceAnalyzer } from "../faces/index.ts";
 import { detailFaces, type DetailOptions, type GeneratedImage } from "../generate/detailer.ts";
 import { buildGenerateSpec, runGenerate } from "../generate/gen.ts";
 import type { ModelResolver } from "../tagging/tag-dataset.ts";
-import { prepareRun, runTraining } from "../training/run.ts";
+import { prepareRun } from "../training/run.ts";
 import { preparePhotos, type PersonClass } from "./prepare.ts";
 import { rankCandidates, type RankedImage } from "./rank.ts";
 import { writeReport } from "./report.ts";
 import { selectPhotos, type DroppedPhoto, type KeptPhoto, type SelectOptions } from "./select.ts";
 import { loadStyles, pickStyles, renderPrompt, type Style } from "./styles.ts";
+import { trainPortrait } from "./train-batcher.ts";
 
 /**
  * `danlu portrait`: a customer's selfies in, ranked portraits out. Every stage is named (the job's event
@@ -288,10 +289,12 @@ async function train(
   const prepared = await prepareRun(config, hooks);
   for (const w of [...prepared.dataset.warnings, ...prepared.plan.warnings]) log(w, "warning");
   log(prepared.report);
-  const result = await runTraining(config, prepared, {
+  // alone, or in one train-many engine with other portraits waiting (danlu worker --portrait-batch)
+  const { result, groupSize } = await trainPortrait(config, prepared, {
     ...hooks,
     onNote: (text) => log(text, text.startsWith("warning") ? "warning" : "info"),
   });
+  if (groupSize > 1) log(`trained with ${groupSize - 1} other portrait(s) in one engine (train-many)`);
   if (result.status === "cancelled") throw cancelled();
   return join(config.output_dir, `${config.output_name}.safetensors`);
 }

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { EngineCancelledError, EngineFailure, EngineProcessError, describeExit } from "./errors.ts";
+import { describeExit } from "./errors.ts";
 import type { EngineProcessFailure } from "./errors.ts";
 import { EventLineError, LineTail, forEachLine, parseEventLine } from "./lines.ts";
-import { ENGINE_EXIT, type EngineEvent } from "./protocol.ts";
+import type { EngineEvent } from "./protocol.ts";
+import { concludeRun, type RunFailure } from "./run-ending.ts";
 import type { EngineLauncher } from "./python.ts";
 import type {
   EngineCommand,
@@ -21,7 +22,7 @@ export class EngineProcess {
   private readonly base: EngineRunBase = { ready: null, events: [], lastProgress: null };
   private outcome: Event<"done" | "cancelled" | "error"> | null = null;
   private result: Event<"result"> | null = null;
-  private failure: { reason: EngineProcessFailure; message: string } | { error: unknown } | null = null;
+  private failure: RunFailure = null;
   private aborted = false;
   private stopping = false;
   private sentSigkill = false;
@@ -135,37 +136,20 @@ export class EngineProcess {
   }
 
   private conclude(code: number | null, signal: NodeJS.Signals | null): EngineRunResult {
-    const context = { stderrTail: this.stderrTail.get(), logPath: this.options.logPath };
-    if (this.failure) {
-      if ("error" in this.failure) throw this.failure.error;
-      throw new EngineProcessError(this.failure.reason, this.failure.message, context);
-    }
-    const outcome = this.outcome;
-    if (outcome?.event === "error")
-      throw new EngineFailure(outcome.code, outcome.message, outcome.detail, context);
-    if (outcome?.event === "cancelled" && code === ENGINE_EXIT.CANCELLED) {
-      return { ...this.base, status: "cancelled", stateDir: outcome.state_dir, step: outcome.step };
-    }
-    if (outcome?.event === "done" && code === ENGINE_EXIT.OK) {
-      const data = this.result?.data ?? null;
-      return {
-        ...this.base,
-        status: "done",
-        outputs: outcome.outputs,
-        steps: outcome.steps,
-        elapsedS: outcome.elapsed_s,
-        data,
-      };
-    }
     const how = this.sentSigkill
       ? `did not stop within ${seconds(this.settings.killTimeoutMs)} of SIGTERM and was killed (SIGKILL)`
       : describeExit(code, signal);
-    if (this.aborted)
-      throw new EngineCancelledError(
-        `Cancelled: the engine (${this.command}) ${how}; no resumable state was saved.`,
-      );
-    const after = outcome ? ` after reporting ${outcome.event}` : " without reporting an error";
-    throw new EngineProcessError("crash", `The engine (${this.command}) ${how}${after}.`, context);
+    return concludeRun({
+      failure: this.failure,
+      outcome: this.outcome,
+      result: this.result,
+      base: this.base,
+      exitCode: code,
+      engine: `the engine (${this.command})`,
+      how,
+      aborted: this.aborted,
+      context: { stderrTail: this.stderrTail.get(), logPath: this.options.logPath },
+    });
   }
 
   private fail(reason: EngineProcessFailure, message: string): void {

@@ -1,7 +1,6 @@
-import { EngineCancelledError, EngineFailure, EngineProcessError } from "./errors.ts";
-import type { EngineProcessFailure } from "./errors.ts";
 import { LineTail } from "./lines.ts";
-import { ENGINE_EXIT, type EngineEvent } from "./protocol.ts";
+import type { EngineEvent } from "./protocol.ts";
+import { concludeRun, type RunFailure } from "./run-ending.ts";
 import type { EngineCommand, EngineRunBase, EngineRunOptions, EngineRunResult } from "./run-types.ts";
 
 type Event<K extends EngineEvent["event"]> = Extract<EngineEvent, { event: K }>;
@@ -16,7 +15,7 @@ export class WarmJob {
   readonly stderrTail: LineTail;
   private outcome: Event<"done" | "cancelled" | "error"> | null = null;
   private result: Event<"result"> | null = null;
-  failure: { reason: EngineProcessFailure; message: string } | { error: unknown } | null = null;
+  failure: RunFailure = null;
   aborted = false;
 
   constructor(
@@ -66,33 +65,16 @@ export class WarmJob {
 
   /** The result once the job ended: `exitCode` from its idle event, or null with `how` when the server died. */
   conclude(exitCode: number | null, how: string | null): EngineRunResult {
-    const context = { stderrTail: this.stderrTail.get(), logPath: this.options.logPath };
-    if (this.failure) {
-      if ("error" in this.failure) throw this.failure.error;
-      throw new EngineProcessError(this.failure.reason, this.failure.message, context);
-    }
-    const outcome = this.outcome;
-    if (outcome?.event === "error")
-      throw new EngineFailure(outcome.code, outcome.message, outcome.detail, context);
-    if (outcome?.event === "cancelled" && exitCode === ENGINE_EXIT.CANCELLED) {
-      return { ...this.base, status: "cancelled", stateDir: outcome.state_dir, step: outcome.step };
-    }
-    if (outcome?.event === "done" && exitCode === ENGINE_EXIT.OK) {
-      return {
-        ...this.base,
-        status: "done",
-        outputs: outcome.outputs,
-        steps: outcome.steps,
-        elapsedS: outcome.elapsed_s,
-        data: this.result?.data ?? null,
-      };
-    }
-    const ended = how ?? `ended the job with exit code ${exitCode}`;
-    if (this.aborted)
-      throw new EngineCancelledError(
-        `Cancelled: the warm engine (${this.command}) ${ended}; no resumable state was saved.`,
-      );
-    const after = outcome ? ` after reporting ${outcome.event}` : " without reporting an error";
-    throw new EngineProcessError("crash", `The warm engine (${this.command}) ${ended}${after}.`, context);
+    return concludeRun({
+      failure: this.failure,
+      outcome: this.outcome,
+      result: this.result,
+      base: this.base,
+      exitCode,
+      engine: `the warm engine (${this.command})`,
+      how: how ?? `ended the job with exit code ${exitCode}`,
+      aborted: this.aborted,
+      context: { stderrTail: this.stderrTail.get(), logPath: this.options.logPath },
+    });
   }
 }

@@ -110,10 +110,10 @@ class _Pending:
 
 def _step(run: Run, group: list[MicroBatch], step: int) -> float:
     """_queue_step, then read the loss (a host-device sync) and stop on NaN."""
-    return _checked(_queue_step(run, group, step).item(), step)
+    return checked_loss(_queue_step(run, group, step).item(), step)
 
 
-def _checked(value: float, step: int) -> float:
+def checked_loss(value: float, step: int) -> float:
     if not math.isfinite(value):
         raise EngineError(
             "NAN_LOSS",
@@ -136,14 +136,20 @@ def _queue_step(run: Run, group: list[MicroBatch], step: int) -> torch.Tensor:
             total = total + loss.detach()
             scaled = loss / per_rank
             (run.scaler.scale(scaled) if run.scaler else scaled).backward()
-    params = [p for g in run.optimizer.param_groups for p in g["params"]]
     if distributed.world_size() > 1:
         total = distributed.sum_across(total)
         if run.pivotal:  # the token rows are outside DDP's module
             distributed.average_gradients([p for g in run.pivotal.optimizer.param_groups for p in g["params"]])
+    optimizer_step(run, step)
+    return (total / len(group)).detach()
+
+
+def optimizer_step(run: Run, step: int) -> None:
+    """After the backward: unscale, clip, pivotal's token rows, the optimizer and schedule steps, zero grads."""
     if run.scaler:
         run.scaler.unscale_(run.optimizer)
     if run.spec.optimizer.max_grad_norm > 0:
+        params = [p for g in run.optimizer.param_groups for p in g["params"]]
         torch.nn.utils.clip_grad_norm_(params, run.spec.optimizer.max_grad_norm)
     if run.pivotal:
         run.pivotal.step(step, run.scaler)  # before the scaler's update
@@ -154,7 +160,6 @@ def _queue_step(run: Run, group: list[MicroBatch], step: int) -> torch.Tensor:
         run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    return (total / len(group)).detach()
 
 
 def _save_state(run: Run, folder_name: str, epoch: int, step: int) -> str:
@@ -226,7 +231,7 @@ def _read_losses(run: Run, pending: list[_Pending], timer: StepTimer) -> list[fl
     timer.last = now
     out = []
     for p, value in zip(pending, values, strict=True):
-        out.append(_checked(value, p.step))
+        out.append(checked_loss(value, p.step))
         _emit_progress(run, p.step, p.epoch, value, timer, p.images, p.lap, p.end, p.lr)
     pending.clear()
     return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,9 +21,19 @@ import torch
 
 from .. import cancel, protocol
 from ..network.batched import SharedLoRA
-from ..protocol import EngineError, emit
+from ..protocol import emit
 from ..spec import BatchSpec
-from .loop import MicroBatch, Run, StepTimer, _after_step, _emit_progress, _save_state, optimizer_steps
+from .loop import (
+    MicroBatch,
+    Run,
+    StepTimer,
+    _after_step,
+    _emit_progress,
+    _save_state,
+    checked_loss,
+    optimizer_step,
+    optimizer_steps,
+)
 from .optimizers import evaluation_weights, start_training
 from .outputs import final_file, step_state_dir
 from .step import MicroBatchLoss
@@ -145,35 +154,16 @@ def joint_step(unet, jobs: list[Job], shared: SharedLoRA) -> dict[str, float]:
         objective.backward()
     values = {}
     for job in jobs:
-        _optimizer_step(job.run)
+        optimizer_step(job.run, job.step + 1)
         values[job.id] = (totals[job.id] / len(groups[job.id])).item()
     return values
-
-
-def _optimizer_step(run: Run) -> None:
-    """loop._step's part after the backward, for one job."""
-    if run.scaler:
-        run.scaler.unscale_(run.optimizer)
-    if run.spec.optimizer.max_grad_norm > 0:
-        params = [p for g in run.optimizer.param_groups for p in g["params"]]
-        torch.nn.utils.clip_grad_norm_(params, run.spec.optimizer.max_grad_norm)
-    if run.scaler:
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
-    else:
-        run.optimizer.step()
-    run.scheduler.step()
-    run.optimizer.zero_grad(set_to_none=True)
 
 
 def after_job_step(job: Job, loss: float) -> None:
     """Progress, epoch/step saves (loop.py's), and the NaN check, for one job's finished step."""
     job.step += 1
     step, group = job.step, job.steps[job.step - 1]
-    if not math.isfinite(loss):
-        raise EngineError("NAN_LOSS", f"the loss became {loss} at step {step}",
-                          "lower the learning rate, set max_grad_norm (e.g. 1.0), or use bf16 instead of fp16")
-    job.losses.append(loss)
+    job.losses.append(checked_loss(loss, step))
     last_step_of_epoch = {e: k + 1 for k, g in enumerate(job.steps) for e, _, _ in g}
     epoch = group[-1][0]
     _emit_progress(job.run, step, epoch, loss, job.timer, sum(len(b.images) for _, _, b in group))
